@@ -1,0 +1,1 @@
+"""pyllm: a Dapr pluggable conversation component."""

@@ -1,0 +1,86 @@
+"""The command line: ``python -m component`` / ``pyllm-component``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from component.logs import configure_logging
+from component.server import ServeOptions, StartupError, serve, sockets_folder_from_env
+
+__all__ = ["main", "parse_args"]
+
+log = logging.getLogger(__name__)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be zero or positive")
+    return value
+
+
+def _name(text: str) -> str:
+    if not text or "/" in text or text.startswith("."):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a usable component name (no '/', no leading '.')"
+        )
+    return text
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="pyllm-component",
+        description="pyllm: a Dapr pluggable conversation component (conversation.<name>).",
+    )
+    parser.add_argument(
+        "--sockets-folder",
+        type=Path,
+        default=None,
+        help="folder of the Unix socket (default: $DAPR_COMPONENTS_SOCKETS_FOLDER, "
+        "else $DAPR_COMPONENT_SOCKETS_FOLDER, else /tmp/dapr-components-sockets)",
+    )
+    parser.add_argument(
+        "--name",
+        type=_name,
+        default="pyllm",
+        help="socket name; the Dapr component type is conversation.<name> (default: pyllm)",
+    )
+    parser.add_argument(
+        "--grace-period",
+        type=_positive,
+        default=25.0,
+        help="seconds in-flight calls may take to finish after SIGTERM (default: 25)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="message content is logged at debug only (default: info)",
+    )
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging(args.log_level, args.log_format)
+    options = ServeOptions(
+        sockets_folder=args.sockets_folder or sockets_folder_from_env(),
+        name=args.name,
+        grace_period=args.grace_period,
+    )
+    try:
+        asyncio.run(serve(options))
+    except StartupError as exc:
+        log.error("cannot start: %s", exc)  # noqa: TRY400 - the message says it all
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

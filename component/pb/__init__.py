@@ -1,0 +1,1 @@
+"""Code generated from proto/ by tools/genproto.py. Do not edit."""
