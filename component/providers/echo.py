@@ -11,10 +11,15 @@ Ported behaviour (dapr/components-contrib ``conversation/echo/echo.go``):
   the messages; any tool call makes the finish reason ``tool_calls``;
 * usage counts whitespace-separated words of the answer, for prompt and
   completion alike.
+
+One setting of its own, ``echoDelay`` (a Go duration), makes every answer wait
+that long: an offline stand-in for a slow model in timeout, shutdown and load
+tests. It defaults to none, answering at once as Dapr's echo does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 
@@ -45,13 +50,19 @@ _GO_SPACE = re.compile(
 
 
 class EchoProvider(Provider):
-    """Echo the request back; needs no settings and no network."""
+    """Echo the request back; needs no network."""
+
+    def __init__(self, *, delay: float = 0.0) -> None:
+        self._delay = delay
 
     @classmethod
-    def from_properties(cls, properties: Properties) -> EchoProvider:  # noqa: ARG003 - no settings
-        return cls()
+    def from_properties(cls, properties: Properties) -> EchoProvider:
+        delay = properties.duration("echoDelay")
+        return cls(delay=delay.total_seconds() if delay else 0.0)
 
     async def converse(self, request: Request) -> Response:
+        if self._delay:
+            await asyncio.sleep(self._delay)
         if request.messages is None:
             return Response(outputs=(), context_id=request.context_id)
 
