@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from component.logs import configure_logging
+from component.resources import ProcessResources
 from component.server import ServeOptions, StartupError, serve, sockets_folder_from_env
 
 __all__ = ["main", "parse_args"]
@@ -68,14 +69,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    configure_logging(args.log_level, args.log_format)
+    redactor = configure_logging(args.log_level, args.log_format)
     options = ServeOptions(
         sockets_folder=args.sockets_folder or sockets_folder_from_env(),
         name=args.name,
         grace_period=args.grace_period,
     )
     try:
-        asyncio.run(serve(options))
+        asyncio.run(serve(options, resources=ProcessResources(redactor=redactor)))
     except StartupError as exc:
         log.error("cannot start: %s", exc)  # noqa: TRY400 - the message says it all
         return 2

@@ -8,30 +8,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from component.provider import Provider
 from component.providers import PROVIDERS
+from component.resources import ProcessResources
 from component.settings import Properties
 
-__all__ = ["ProcessResources", "build_pipeline"]
+__all__ = ["build_pipeline"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessResources:
-    """Heavy things built once per process at start and shared by every instance."""
 
 
 def build_pipeline(
     instance: str, metadata: Mapping[str, str], resources: ProcessResources
 ) -> Provider:
-    """Validate ``metadata`` and build the instance's provider wrapped in its stages."""
-    del resources  # the stages that share process resources arrive with their issues
+    """Validate ``metadata`` and build the instance's provider wrapped in its stages.
+
+    From the outside in, a request meets: the response cache (a hit costs no PII
+    work and no upstream call), the PII scrubber (the provider never sees what it
+    replaces), usage accounting (token counts and the input-token guard), and the
+    provider itself.
+    """
     properties = Properties(metadata)
     name = properties.choice("provider", tuple(PROVIDERS), default="echo")
-    provider = PROVIDERS[name](properties)
+    provider = PROVIDERS[name](properties, resources)
     unread = properties.unread()
     if unread:
         # Dapr components ignore metadata they do not know; say so, names only.

@@ -8,6 +8,7 @@ the servicer only ever sees one :class:`Provider`.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 
 from component.conversation import Request, Response
 
@@ -23,6 +24,16 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     async def converse(self, request: Request) -> Response:
         """Answer ``request``; raise a :class:`component.errors.PyllmError` on failure."""
+
+    def identity(self, request: Request) -> Mapping[str, str]:
+        """What, besides the request itself, decides the answer.
+
+        For example the provider name, its endpoint and the model after the
+        request's overrides. The response cache puts this in its key; stages
+        return their inner provider's identity. Never include secrets.
+        """
+        del request
+        return {"provider": type(self).__name__}
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Release connections and files; called once when the instance goes away."""

@@ -25,7 +25,8 @@ from grpc_reflection.v1alpha import reflection
 from component.errors import PyllmError
 from component.instances import InstanceRegistry
 from component.pb import conversation_pb2, conversation_pb2_grpc
-from component.pipeline import ProcessResources, build_pipeline
+from component.pipeline import build_pipeline
+from component.resources import ProcessResources
 from component.servicer import ConversationServicer
 
 __all__ = [
@@ -91,9 +92,10 @@ async def serve(
     *,
     ready: Callable[[], None] | None = None,
     stop: asyncio.Event | None = None,
+    resources: ProcessResources | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT (or ``stop`` is set), then drain and clean up."""
-    resources = ProcessResources()
+    resources = resources or ProcessResources()
     instances = InstanceRegistry(lambda name, meta: build_pipeline(name, meta, resources))
 
     server = grpc.aio.server()

@@ -7,12 +7,13 @@ from types import MappingProxyType
 
 from component.provider import Provider
 from component.providers.echo import EchoProvider
+from component.resources import ProcessResources
 from component.settings import Properties
 
 __all__ = ["PROVIDERS", "ProviderFactory"]
 
 #: Builds a provider from the component's metadata, validating what it reads.
-ProviderFactory = Callable[[Properties], Provider]
+ProviderFactory = Callable[[Properties, ProcessResources], Provider]
 
 PROVIDERS: Mapping[str, ProviderFactory] = MappingProxyType(
     {

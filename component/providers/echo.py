@@ -38,6 +38,7 @@ from component.conversation import (
 )
 from component.errors import InvalidRequestError
 from component.provider import Provider
+from component.resources import ProcessResources
 from component.settings import Properties
 
 __all__ = ["EchoProvider"]
@@ -56,7 +57,8 @@ class EchoProvider(Provider):
         self._delay = delay
 
     @classmethod
-    def from_properties(cls, properties: Properties) -> EchoProvider:
+    def from_properties(cls, properties: Properties, resources: ProcessResources) -> EchoProvider:
+        del resources  # echo needs no shared resources
         delay = properties.duration("echoDelay")
         return cls(delay=delay.total_seconds() if delay else 0.0)
 

@@ -1,0 +1,19 @@
+"""Things built once per process, at start, and shared by every instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from component.logs import SecretRedactor
+from component.metrics import Metrics
+
+__all__ = ["ProcessResources"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessResources:
+    """Heavy or process-wide things: built before the socket appears."""
+
+    metrics: Metrics = field(default_factory=Metrics)
+    #: Providers register API keys here so that no log line can carry them.
+    redactor: SecretRedactor = field(default_factory=SecretRedactor)
