@@ -1,0 +1,1 @@
+"""Shared test support: real servers and processes the tests start."""
