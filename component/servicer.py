@@ -339,6 +339,7 @@ class ConversationServicer(pb_grpc.ConversationServicer):
     ) -> pb.ConversationConverseResponse:
         name = _instance_of(context)
         started = time.perf_counter()
+        log.debug("converse on %r started", name)
         try:
             domain = to_request(request, deadline=_deadline_of(context))
             async with self._instances.use(name) as provider:

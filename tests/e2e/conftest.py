@@ -1,0 +1,41 @@
+"""One component and one daprd for the end-to-end modules (they are slow to start)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.support.component import ComponentProcess
+from tests.support.daprd import Daprd, component_yaml, resiliency_yaml
+
+
+@dataclass
+class Stack:
+    component: ComponentProcess
+    daprd: Daprd
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    work = tmp_path_factory.mktemp("e2e")
+    sockets = work / "s"
+    resources = {
+        # The default component, as components/ ships it.
+        "pyllm.yaml": component_yaml("pyllm", "conversation.pyllm", {"provider": "echo"}),
+        # A second component of the same type with other settings, in the same process.
+        "slow.yaml": component_yaml(
+            "pyllm-slow", "conversation.pyllm", {"provider": "echo", "echoDelay": "400ms"}
+        ),
+        "slow-resiliency.yaml": resiliency_yaml("pyllm-slow", timeout="150ms", retries=2),
+        # Dapr's own echo, built into this daprd, for side-by-side conformance.
+        "echo.yaml": component_yaml("echo", "conversation.echo"),
+    }
+    with ComponentProcess(sockets, args=["--log-level", "debug"]) as component:
+        daprd = Daprd(work, sockets_folder=sockets, resources=resources)
+        try:
+            daprd.start()
+            yield Stack(component, daprd)
+        finally:
+            daprd.stop()
