@@ -17,11 +17,24 @@ __all__ = ["main", "parse_args"]
 
 log = logging.getLogger(__name__)
 
+#: The OpenTelemetry Prometheus exporter's customary port; daprd uses 9090.
+DEFAULT_METRICS_PORT = 9464
+
 
 def _positive(text: str) -> float:
     value = float(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be zero or positive")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
     return value
 
 
@@ -64,6 +77,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="message content is logged at debug only (default: info)",
     )
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--metrics-port",
+        type=_port,
+        default=DEFAULT_METRICS_PORT,
+        help=f"Prometheus /metrics port, 0 for none (default: {DEFAULT_METRICS_PORT}; "
+        "daprd's own metrics use 9090)",
+    )
     return parser.parse_args(argv)
 
 
@@ -74,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sockets_folder=args.sockets_folder or sockets_folder_from_env(),
         name=args.name,
         grace_period=args.grace_period,
+        metrics_port=args.metrics_port,
     )
     try:
         asyncio.run(serve(options, resources=ProcessResources(redactor=redactor)))

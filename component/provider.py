@@ -18,6 +18,8 @@ __all__ = ["Provider"]
 class Provider(abc.ABC):
     """Something that answers a conversation request."""
 
+    #: The provider's name as the ``provider`` setting spells it (metrics, cache keys).
+    name: str = "provider"
     #: Names of optional features, reported by the contract's ``Features``.
     features: tuple[str, ...] = ()
 
@@ -33,7 +35,7 @@ class Provider(abc.ABC):
         return their inner provider's identity. Never include secrets.
         """
         del request
-        return {"provider": type(self).__name__}
+        return {"provider": self.name}
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Release connections and files; called once when the instance goes away."""

@@ -17,10 +17,12 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from wsgiref.simple_server import WSGIServer
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
 
 from component.errors import PyllmError
 from component.instances import InstanceRegistry
@@ -63,6 +65,9 @@ class ServeOptions:
     sockets_folder: Path
     name: str = "pyllm"
     grace_period: float = 25.0
+    #: Port of the Prometheus endpoint; 0 turns it off.
+    metrics_port: int = 0
+    metrics_address: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes the pod IP
 
     @property
     def socket_path(self) -> Path:
@@ -87,6 +92,26 @@ def _prepare_socket_path(path: Path) -> None:
     )
 
 
+def _start_metrics(options: ServeOptions, resources: ProcessResources) -> WSGIServer | None:
+    """Serve /metrics; a taken port is logged, not fatal: the LLM path matters more."""
+    if not options.metrics_port:
+        return None
+    try:
+        server, _ = start_http_server(
+            options.metrics_port, addr=options.metrics_address, registry=resources.metrics.registry
+        )
+    except OSError as exc:
+        log.error(  # noqa: TRY400 - the reason is the whole story
+            "metrics endpoint off: cannot listen on %s:%d (%s)",
+            options.metrics_address,
+            options.metrics_port,
+            exc.strerror,
+        )
+        return None
+    log.info("metrics on http://%s:%d/metrics", options.metrics_address, options.metrics_port)
+    return server
+
+
 async def serve(
     options: ServeOptions,
     *,
@@ -100,7 +125,7 @@ async def serve(
 
     server = grpc.aio.server()
     conversation_pb2_grpc.add_ConversationServicer_to_server(
-        ConversationServicer(instances), server
+        ConversationServicer(instances, resources.metrics), server
     )
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # stubs lag
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -108,6 +133,7 @@ async def serve(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
 
+    metrics_server = _start_metrics(options, resources)
     socket_path = options.socket_path
     _prepare_socket_path(socket_path)
     server.add_insecure_port(f"unix:{socket_path}")
@@ -135,4 +161,6 @@ async def serve(
         await instances.aclose()
         with contextlib.suppress(FileNotFoundError):
             socket_path.unlink()
+        if metrics_server is not None:
+            metrics_server.shutdown()
         log.info("stopped")

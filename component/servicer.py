@@ -8,6 +8,7 @@ status code. :class:`ConversationServicer` ties them to the instances.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -37,6 +38,7 @@ from component.conversation import (
     Usage,
 )
 from component.instances import InstanceRegistry
+from component.metrics import Metrics
 from component.pb import conversation_pb2 as pb
 from component.pb import conversation_pb2_grpc as pb_grpc
 
@@ -306,8 +308,9 @@ def _deadline_of(context: _Context) -> float | None:
 class ConversationServicer(pb_grpc.ConversationServicer):
     """dapr.proto.components.v1.Conversation over the instance registry."""
 
-    def __init__(self, instances: InstanceRegistry) -> None:
+    def __init__(self, instances: InstanceRegistry, metrics: Metrics) -> None:
         self._instances = instances
+        self._metrics = metrics
 
     async def Init(  # noqa: N802 - gRPC method name
         self, request: pb.ConversationInitRequest, context: _Context
@@ -339,16 +342,25 @@ class ConversationServicer(pb_grpc.ConversationServicer):
     ) -> pb.ConversationConverseResponse:
         name = _instance_of(context)
         started = time.perf_counter()
+        provider_name, model, outcome = "", "", grpc.StatusCode.OK
         log.debug("converse on %r started", name)
         try:
             domain = to_request(request, deadline=_deadline_of(context))
             async with self._instances.use(name) as provider:
+                identity = provider.identity(domain)
+                provider_name, model = identity.get("provider", ""), identity.get("model", "")
                 response = await provider.converse(domain)
             answer = from_response(response)
         except errors.PyllmError as exc:
+            outcome = status_for(exc)
             log.info("converse on %r failed: %s", name, type(exc).__name__)
-            await context.abort(status_for(exc), str(exc))
+            log.debug("converse on %r failed: %s", name, exc)
+            await context.abort(outcome, str(exc))
+        except asyncio.CancelledError:
+            outcome = grpc.StatusCode.CANCELLED
+            raise
         except Exception as exc:
+            outcome = grpc.StatusCode.INTERNAL
             # Unexpected: keep the message out of the client's and the info log
             # (it might quote a prompt); the traceback is for debug only.
             log.error("converse on %r failed unexpectedly: %s", name, type(exc).__name__)  # noqa: TRY400 - no traceback above debug
@@ -357,5 +369,9 @@ class ConversationServicer(pb_grpc.ConversationServicer):
                 grpc.StatusCode.INTERNAL,
                 f"internal error in pyllm ({type(exc).__name__}); see the component's logs",
             )
-        log.debug("converse on %r answered in %.1f ms", name, (time.perf_counter() - started) * 1e3)
+        finally:
+            elapsed = time.perf_counter() - started
+            self._metrics.requests.labels(name, provider_name, model[:64], outcome.name).inc()
+            self._metrics.request_seconds.labels(name, provider_name).observe(elapsed)
+        log.debug("converse on %r answered in %.1f ms", name, elapsed * 1e3)
         return answer

@@ -53,6 +53,8 @@ _GO_SPACE = re.compile(
 class EchoProvider(Provider):
     """Echo the request back; needs no network."""
 
+    name = "echo"
+
     def __init__(self, *, delay: float = 0.0) -> None:
         self._delay = delay
 

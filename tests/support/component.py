@@ -44,7 +44,8 @@ class ComponentProcess:
         self.name = name
         self.socket = sockets_folder / f"{name}.sock"
         self.log_path = log_path or sockets_folder.parent / f"{name}-component.log"
-        self._args = list(args)
+        # No Prometheus endpoint unless a test asks: parallel processes would share a port.
+        self._args = list(args) if "--metrics-port" in args else [*args, "--metrics-port", "0"]
         self._env = dict(env or {})
         self._folder_flag = folder_flag
         self.proc: subprocess.Popen[bytes] | None = None
