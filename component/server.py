@@ -26,10 +26,10 @@ from prometheus_client import start_http_server
 
 from component.errors import PyllmError
 from component.instances import InstanceRegistry
-from component.pb import conversation_pb2, conversation_pb2_grpc
+from component.pb import conversation_pb2
 from component.pipeline import build_pipeline
 from component.resources import ProcessResources
-from component.servicer import ConversationServicer
+from component.servicer import ConversationServicer, add_to_server
 
 __all__ = [
     "DEFAULT_SOCKETS_FOLDER",
@@ -124,9 +124,7 @@ async def serve(
     instances = InstanceRegistry(lambda name, meta: build_pipeline(name, meta, resources))
 
     server = grpc.aio.server()
-    conversation_pb2_grpc.add_ConversationServicer_to_server(
-        ConversationServicer(instances, resources.metrics), server
-    )
+    add_to_server(ConversationServicer(instances, resources.metrics), server)
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # stubs lag
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

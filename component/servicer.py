@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import any_pb2, json_format, struct_pb2, wrappers_pb2
+from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from component import errors
@@ -45,6 +46,7 @@ from component.pb import conversation_pb2_grpc as pb_grpc
 __all__ = [
     "INSTANCE_HEADER",
     "ConversationServicer",
+    "add_to_server",
     "from_response",
     "status_for",
     "to_request",
@@ -337,6 +339,25 @@ class ConversationServicer(pb_grpc.ConversationServicer):
         del request, context
         return pb.ConversationPingResponse()
 
+    async def converse_encoded(
+        self, data: bytes, context: _Context
+    ) -> pb.ConversationConverseResponse:
+        """Converse on the request's bytes, so that what cannot be decoded gets a clear error.
+
+        gRPC's own decoding would answer INTERNAL "Exception deserializing request!"
+        for, say, a JSON schema nested deeper than protobuf's 100 levels.
+        """
+        try:
+            request = pb.ConversationConverseRequest.FromString(data)
+        except DecodeError as exc:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"the request could not be decoded ({exc}); "
+                "protobuf allows at most 100 levels of nesting, "
+                "for example in a tool's JSON schema",
+            )
+        return await self.Converse(request, context)
+
     async def Converse(  # noqa: N802 - gRPC method name
         self, request: pb.ConversationConverseRequest, context: _Context
     ) -> pb.ConversationConverseResponse:
@@ -375,3 +396,30 @@ class ConversationServicer(pb_grpc.ConversationServicer):
             self._metrics.request_seconds.labels(name, provider_name).observe(elapsed)
         log.debug("converse on %r answered in %.1f ms", name, elapsed * 1e3)
         return answer
+
+
+def add_to_server(servicer: ConversationServicer, server: grpc.aio.Server) -> None:
+    """Register the service; Converse receives raw bytes (see ``converse_encoded``)."""
+    handlers = {
+        "Init": grpc.unary_unary_rpc_method_handler(
+            servicer.Init,
+            request_deserializer=pb.ConversationInitRequest.FromString,
+            response_serializer=pb.ConversationInitResponse.SerializeToString,
+        ),
+        "Features": grpc.unary_unary_rpc_method_handler(
+            servicer.Features,
+            request_deserializer=pb.ConversationFeaturesRequest.FromString,
+            response_serializer=pb.ConversationFeaturesResponse.SerializeToString,
+        ),
+        "Ping": grpc.unary_unary_rpc_method_handler(
+            servicer.Ping,
+            request_deserializer=pb.ConversationPingRequest.FromString,
+            response_serializer=pb.ConversationPingResponse.SerializeToString,
+        ),
+        "Converse": grpc.unary_unary_rpc_method_handler(
+            servicer.converse_encoded,
+            response_serializer=pb.ConversationConverseResponse.SerializeToString,
+        ),
+    }
+    service = pb.DESCRIPTOR.services_by_name["Conversation"].full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
