@@ -123,6 +123,9 @@ class Request:
     #: When the caller stops waiting, on the ``time.monotonic()`` clock; ``None``
     #: when the call has no deadline. Not part of what the request asks.
     deadline: float | None = None
+    #: W3C trace context headers (``traceparent``, ``tracestate``) for the
+    #: upstream call. Not part of what the request asks.
+    trace_headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

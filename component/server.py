@@ -30,6 +30,7 @@ from component.pb import conversation_pb2
 from component.pipeline import build_pipeline
 from component.resources import ProcessResources
 from component.servicer import ConversationServicer, add_to_server
+from component.tracing import Tracing
 
 __all__ = [
     "DEFAULT_SOCKETS_FOLDER",
@@ -68,6 +69,8 @@ class ServeOptions:
     #: Port of the Prometheus endpoint; 0 turns it off.
     metrics_port: int = 0
     metrics_address: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes the pod IP
+    #: OTLP/HTTP collector base URL for GenAI spans; ``None`` exports nothing.
+    otlp_endpoint: str | None = None
 
     @property
     def socket_path(self) -> Path:
@@ -124,7 +127,8 @@ async def serve(
     instances = InstanceRegistry(lambda name, meta: build_pipeline(name, meta, resources))
 
     server = grpc.aio.server()
-    add_to_server(ConversationServicer(instances, resources.metrics), server)
+    tracing = Tracing(otlp_endpoint=options.otlp_endpoint)
+    add_to_server(ConversationServicer(instances, resources.metrics, tracing), server)
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # stubs lag
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -161,4 +165,5 @@ async def serve(
             socket_path.unlink()
         if metrics_server is not None:
             metrics_server.shutdown()
+        tracing.shutdown()
         log.info("stopped")

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +43,7 @@ from component.instances import InstanceRegistry
 from component.metrics import Metrics
 from component.pb import conversation_pb2 as pb
 from component.pb import conversation_pb2_grpc as pb_grpc
+from component.tracing import CallTrace, Tracing
 
 __all__ = [
     "INSTANCE_HEADER",
@@ -96,7 +98,10 @@ def status_for(error: errors.PyllmError) -> grpc.StatusCode:
 
 
 def to_request(
-    message: pb.ConversationConverseRequest, *, deadline: float | None = None
+    message: pb.ConversationConverseRequest,
+    *,
+    deadline: float | None = None,
+    trace_headers: Mapping[str, str] | None = None,
 ) -> Request:
     """Convert and validate a converse request; raise InvalidRequestError."""
     messages = (
@@ -133,6 +138,7 @@ def to_request(
         },
         context_id=message.context_id,
         deadline=deadline,
+        trace_headers=dict(trace_headers or {}),
     )
 
 
@@ -302,6 +308,14 @@ def _instance_of(context: _Context) -> str:
     return ""
 
 
+def _metadata_of(context: _Context) -> dict[str, str]:
+    return {
+        key: value
+        for key, value in context.invocation_metadata() or ()
+        if isinstance(value, str)  # binary ("-bin") headers are not trace context
+    }
+
+
 def _deadline_of(context: _Context) -> float | None:
     remaining = context.time_remaining()
     return None if remaining is None else time.monotonic() + remaining
@@ -310,9 +324,10 @@ def _deadline_of(context: _Context) -> float | None:
 class ConversationServicer(pb_grpc.ConversationServicer):
     """dapr.proto.components.v1.Conversation over the instance registry."""
 
-    def __init__(self, instances: InstanceRegistry, metrics: Metrics) -> None:
+    def __init__(self, instances: InstanceRegistry, metrics: Metrics, tracing: Tracing) -> None:
         self._instances = instances
         self._metrics = metrics
+        self._tracing = tracing
 
     async def Init(  # noqa: N802 - gRPC method name
         self, request: pb.ConversationInitRequest, context: _Context
@@ -361,27 +376,50 @@ class ConversationServicer(pb_grpc.ConversationServicer):
     async def Converse(  # noqa: N802 - gRPC method name
         self, request: pb.ConversationConverseRequest, context: _Context
     ) -> pb.ConversationConverseResponse:
+        with self._tracing.call(_metadata_of(context)) as trace:
+            return await self._converse(request, context, trace)
+
+    async def _converse(
+        self, request: pb.ConversationConverseRequest, context: _Context, trace: CallTrace
+    ) -> pb.ConversationConverseResponse:
         name = _instance_of(context)
         started = time.perf_counter()
         provider_name, model, outcome = "", "", grpc.StatusCode.OK
         log.debug("converse on %r started", name)
         try:
-            domain = to_request(request, deadline=_deadline_of(context))
+            domain = to_request(
+                request, deadline=_deadline_of(context), trace_headers=trace.headers
+            )
             async with self._instances.use(name) as provider:
                 identity = provider.identity(domain)
                 provider_name, model = identity.get("provider", ""), identity.get("model", "")
+                trace.describe_request(
+                    provider=provider_name,
+                    model=model,
+                    temperature=domain.temperature,
+                    conversation=domain.context_id,
+                )
                 response = await provider.converse(domain)
             answer = from_response(response)
+            trace.describe_response(
+                model=response.model,
+                finish_reasons=[c.finish_reason for o in response.outputs for c in o.choices],
+                input_tokens=response.usage.prompt_tokens if response.usage else None,
+                output_tokens=response.usage.completion_tokens if response.usage else None,
+            )
         except errors.PyllmError as exc:
             outcome = status_for(exc)
+            trace.fail(type(exc).__name__)
             log.info("converse on %r failed: %s", name, type(exc).__name__)
             log.debug("converse on %r failed: %s", name, exc)
             await context.abort(outcome, str(exc))
         except asyncio.CancelledError:
             outcome = grpc.StatusCode.CANCELLED
+            trace.fail("cancelled")
             raise
         except Exception as exc:
             outcome = grpc.StatusCode.INTERNAL
+            trace.fail(type(exc).__name__)
             # Unexpected: keep the message out of the client's and the info log
             # (it might quote a prompt); the traceback is for debug only.
             log.error("converse on %r failed unexpectedly: %s", name, type(exc).__name__)  # noqa: TRY400 - no traceback above debug
