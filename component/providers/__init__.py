@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 from component.provider import Provider
 from component.providers.echo import EchoProvider
+from component.providers.openai import OpenAIProvider
 from component.resources import ProcessResources
 from component.settings import Properties
 
@@ -18,5 +19,6 @@ ProviderFactory = Callable[[Properties, ProcessResources], Provider]
 PROVIDERS: Mapping[str, ProviderFactory] = MappingProxyType(
     {
         "echo": EchoProvider.from_properties,
+        "openai": OpenAIProvider.from_properties,
     }
 )
