@@ -13,6 +13,7 @@ from component.provider import Provider
 from component.providers import PROVIDERS
 from component.resources import ProcessResources
 from component.settings import Properties
+from component.stages.usage import UsageAccounting
 
 __all__ = ["build_pipeline"]
 
@@ -32,6 +33,7 @@ def build_pipeline(
     properties = Properties(metadata)
     name = properties.choice("provider", tuple(PROVIDERS), default="echo")
     provider = PROVIDERS[name](properties, resources)
+    provider = UsageAccounting.from_properties(provider, properties, resources, instance=instance)
     unread = properties.unread()
     if unread:
         # Dapr components ignore metadata they do not know; say so, names only.

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from component.logs import SecretRedactor
 from component.metrics import Metrics
+from component.tokens import TokenEncodings
 
 __all__ = ["ProcessResources"]
 
@@ -17,3 +18,5 @@ class ProcessResources:
     metrics: Metrics = field(default_factory=Metrics)
     #: Providers register API keys here so that no log line can carry them.
     redactor: SecretRedactor = field(default_factory=SecretRedactor)
+    #: tiktoken encodings, loaded once per process and only from the local cache.
+    encodings: TokenEncodings = field(default_factory=TokenEncodings)

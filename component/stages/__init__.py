@@ -1,0 +1,1 @@
+"""Pipeline stages: providers that wrap a provider (cache, PII scrubbing, usage accounting)."""
