@@ -13,6 +13,7 @@ from component.provider import Provider
 from component.providers import PROVIDERS
 from component.resources import ProcessResources
 from component.settings import Properties
+from component.stages.cache import ResponseCache
 from component.stages.usage import UsageAccounting
 
 __all__ = ["build_pipeline"]
@@ -34,6 +35,9 @@ def build_pipeline(
     name = properties.choice("provider", tuple(PROVIDERS), default="echo")
     provider = PROVIDERS[name](properties, resources)
     provider = UsageAccounting.from_properties(provider, properties, resources, instance=instance)
+    provider = ResponseCache.wrap(
+        provider, instance=instance, properties=properties, resources=resources
+    )
     unread = properties.unread()
     if unread:
         # Dapr components ignore metadata they do not know; say so, names only.
