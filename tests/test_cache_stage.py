@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,59 +21,22 @@ from typing import Any
 import diskcache
 import pytest
 
-from component.cache.disk import SECRET_FILE, DiskCacheBackend
+from component.cache.disk import SECRET_FILE, DiskCacheBackend, parse_size
 from component.cache.guard import GuardedStore
 from component.conversation import FunctionDefinition, Message, Request, Role, TextPart, Tool
 from component.errors import InvalidRequestError
 from component.metrics import Metrics
+from component.resources import ProcessResources
+from component.settings import Properties
 from component.stages.cache import ResponseCache
 from tests.support.cache import (
     PII_VALUES,
     PROMPTS,
     CountingProvider,
+    Rig,
     ask,
-    event_count,
     plaintext_in_folder,
 )
-
-BACKEND = "diskcache"
-
-
-@dataclass
-class Rig:
-    """One cache stage over a folder, as one process would have it."""
-
-    folder: Path
-    provider: CountingProvider = field(default_factory=CountingProvider)
-    metrics: Metrics = field(default_factory=Metrics)
-    instance: str = "chat"
-    ttl: float = 60.0
-    secret: bytes | None = None
-    retry: float = 0.05
-    cache: ResponseCache = field(init=False)
-
-    def __post_init__(self) -> None:
-        # Generous timeout: the suite shares two cores; faults here are real errors.
-        backend = DiskCacheBackend(self.folder, size_limit=2**30, timeout=5.0)
-        store = GuardedStore(
-            backend,
-            instance=self.instance,
-            metrics=self.metrics,
-            retry_interval=self.retry,
-            secret=self.secret,
-        )
-        self.cache = ResponseCache(
-            self.provider, instance=self.instance, store=store, ttl=self.ttl, metrics=self.metrics
-        )
-
-    def events(self, event: str) -> float:
-        return event_count(self.metrics, self.instance, BACKEND, event)
-
-    def errors(self, operation: str) -> float:
-        value = self.metrics.registry.get_sample_value(
-            "pyllm_cache_backend_errors_total", {"backend": BACKEND, "operation": operation}
-        )
-        return value or 0.0
 
 
 @pytest.fixture
@@ -288,6 +251,15 @@ async def test_invalid_cache_control_names_the_key(folder: Path, case: BadContro
     await rig.cache.aclose()
 
 
+async def test_the_control_keys_stay_with_the_cache(folder: Path) -> None:
+    rig = Rig(folder)
+    metadata = {"cacheTTL": "1m", "CacheControl": "refresh", "user": "u1"}
+    await rig.cache.converse(ask(PROMPTS[0], metadata=metadata))
+    assert rig.provider.last is not None
+    assert dict(rig.provider.last.metadata) == {"user": "u1"}
+    await rig.cache.aclose()
+
+
 async def test_forwards_features_and_identity(folder: Path) -> None:
     rig = Rig(folder)
     assert rig.cache.features == ("counting",)
@@ -455,3 +427,54 @@ async def _until_stored(rig: Rig, request: Request) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the cache never stored an answer again")
+
+
+# --- settings ---------------------------------------------------------------------
+
+
+@dataclass
+class Setting:
+    reason: str
+    metadata: dict[str, str]
+    cached: bool
+
+
+SETTINGS = [
+    Setting("no cacheTTL: off", {}, cached=False),
+    Setting("cacheTTL 0: off", {"cacheTTL": "0"}, cached=False),
+    Setting("cacheTTL", {"cacheTTL": "10m"}, cached=True),
+    Setting("Dapr's alias", {"responseCacheTTL": "1h30m"}, cached=True),
+    Setting("any case", {"CACHETTL": "30s"}, cached=True),
+]
+
+
+@pytest.mark.parametrize("case", SETTINGS, ids=[c.reason for c in SETTINGS])
+async def test_the_cache_is_on_when_cache_ttl_is_set(tmp_path: Path, case: Setting) -> None:
+    provider = CountingProvider()
+    properties = Properties({**case.metadata, "cacheDir": str(tmp_path)})
+    built = ResponseCache.wrap(
+        provider, instance="chat", properties=properties, resources=ProcessResources()
+    )
+    assert isinstance(built, ResponseCache) is case.cached
+    assert ("cacheDir" in properties.unread()) is not case.cached, "off: cacheDir is reported"
+    await built.aclose()
+
+
+def test_the_configured_secret_is_masked_in_logs(tmp_path: Path) -> None:
+    resources = ProcessResources()
+    secret = "a-long-operator-chosen-secret-value"
+    properties = Properties({"cacheTTL": "1m", "cacheDir": str(tmp_path), "cacheKeySecret": secret})
+    ResponseCache.wrap(
+        CountingProvider(), instance="chat", properties=properties, resources=resources
+    )
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "key %s", (secret,), None)
+    resources.redactor.filter(record)
+    assert secret not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("1048576", 2**20), ("512Mi", 512 * 2**20), ("500MB", 500 * 10**6), ("2gi", 2 * 2**30)],
+)
+def test_size_limit_forms(text: str, size: int) -> None:
+    assert parse_size(text) == size

@@ -26,13 +26,14 @@ pass-through and recovers when the store does.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from datetime import timedelta
 
 from component.cache.backend import CacheBackend
 from component.cache.codec import EntryKeys, UncacheableError, canonical_request, flight_key
-from component.cache.control import CacheControl, Mode, parse_control
+from component.cache.control import CacheControl, Mode, is_control_key, parse_control
 from component.cache.disk import DiskCacheBackend
 from component.cache.entry import Answer
 from component.cache.guard import GuardedStore
@@ -121,6 +122,10 @@ class ResponseCache(Provider):
 
     async def converse(self, request: Request) -> Response:
         control = parse_control(request.metadata, default_ttl=self._ttl)
+        if any(is_control_key(key) for key in request.metadata):
+            # Ours alone: the stages and the provider inside never see them.
+            kept = {k: v for k, v in request.metadata.items() if not is_control_key(k)}
+            request = dataclasses.replace(request, metadata=kept)
         if control.mode is Mode.BYPASS:
             self._count("bypass")
             return await self._call_provider(request, "bypass")

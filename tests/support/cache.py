@@ -3,14 +3,19 @@
 :class:`CountingProvider` is a fake of our own ``Provider`` interface: it
 counts upstream calls, can hold them at a gate, fail, or answer slowly, and
 numbers its answers so a test can tell which call an answer came from.
+:class:`Rig` is one cache stage over a real diskcache folder, as one process
+would have it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from component.cache.disk import DiskCacheBackend
+from component.cache.guard import GuardedStore
 from component.conversation import (
     Choice,
     Message,
@@ -24,11 +29,13 @@ from component.conversation import (
 )
 from component.metrics import Metrics
 from component.provider import Provider
+from component.stages.cache import ResponseCache
 
 __all__ = [
     "PII_VALUES",
     "PROMPTS",
     "CountingProvider",
+    "Rig",
     "ask",
     "event_count",
     "plaintext_in",
@@ -67,6 +74,7 @@ class CountingProvider(Provider):
         self.gate = gate
         self.error = error
         self.calls = 0
+        self.last: Request | None = None
         self.closed = False
         self.entered = asyncio.Event()
 
@@ -79,6 +87,7 @@ class CountingProvider(Provider):
 
     async def converse(self, request: Request) -> Response:
         self.calls += 1
+        self.last = request
         number = self.calls
         self.entered.set()
         if self.gate is not None:
@@ -137,3 +146,40 @@ def plaintext_in_folder(folder: Path, texts: Iterable[str]) -> dict[str, list[st
             if found:
                 hits[str(path.relative_to(folder))] = found
     return hits
+
+
+@dataclass
+class Rig:
+    """One cache stage over a folder, as one process would have it."""
+
+    folder: Path
+    provider: CountingProvider = field(default_factory=CountingProvider)
+    metrics: Metrics = field(default_factory=Metrics)
+    instance: str = "chat"
+    ttl: float = 60.0
+    secret: bytes | None = None
+    retry: float = 0.05
+    cache: ResponseCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Generous timeout: the suite shares two cores; faults here are real errors.
+        backend = DiskCacheBackend(self.folder, size_limit=2**30, timeout=5.0)
+        store = GuardedStore(
+            backend,
+            instance=self.instance,
+            metrics=self.metrics,
+            retry_interval=self.retry,
+            secret=self.secret,
+        )
+        self.cache = ResponseCache(
+            self.provider, instance=self.instance, store=store, ttl=self.ttl, metrics=self.metrics
+        )
+
+    def events(self, event: str) -> float:
+        return event_count(self.metrics, self.instance, "diskcache", event)
+
+    def errors(self, operation: str) -> float:
+        value = self.metrics.registry.get_sample_value(
+            "pyllm_cache_backend_errors_total", {"backend": "diskcache", "operation": operation}
+        )
+        return value or 0.0
