@@ -86,7 +86,7 @@ class OpenAISettings:
         endpoint = properties.string("endpoint").rstrip("/")
         if endpoint:
             _check_url(endpoint, lambda problem: InvalidSettingError("endpoint", problem))
-        key = properties.secret("key", aliases=("apiKey",))
+        key = properties.secret("key")
         api_version = properties.string("apiVersion")
         if api_type == "azure":
             given = (("endpoint", endpoint), ("apiVersion", api_version))
@@ -108,7 +108,7 @@ class OpenAISettings:
             or os.environ.get(_MODEL_ENV[api_type], "").strip()
             or _DEFAULT_MODEL[api_type]
         )
-        timeout = properties.duration("timeout", aliases=("requestTimeout",), allow_zero=False)
+        timeout = properties.duration("timeout", allow_zero=False)
         backoff = properties.duration("retryBackoff")
         max_delay = properties.duration("retryMaxDelay")
         defaults = RetryPolicy()
