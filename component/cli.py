@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from component.errors import PiiEngineError
 from component.logs import configure_logging
 from component.resources import ProcessResources
 from component.server import ServeOptions, StartupError, serve, sockets_folder_from_env
@@ -35,6 +37,16 @@ def _port(text: str) -> int:
         value = -1
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return value
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (0 to 64)")
     return value
 
 
@@ -84,6 +96,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"Prometheus /metrics port, 0 for none (default: {DEFAULT_METRICS_PORT}; "
         "daprd's own metrics use 9090)",
     )
+    parser.add_argument(
+        "--pii-workers",
+        type=_workers,
+        # A string default goes through ``type`` too: a bad variable is a usage error.
+        default=os.environ.get("PYLLM_PII_WORKERS", "0"),
+        help="PII analyzer processes shared by all instances, started before the socket; 0 "
+        "analyses in one thread of this process (default: $PYLLM_PII_WORKERS, else 0)",
+    )
+    parser.add_argument(
+        "--pii-preload",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("PYLLM_PII_PRELOAD", "true").lower() not in ("0", "false", "no"),
+        help="import Presidio and start the PII workers before the socket appears, so an "
+        "Init with scrubPII fits daprd's 5 s (default: on; $PYLLM_PII_PRELOAD=false turns "
+        "it off for processes that never scrub)",
+    )
     return parser.parse_args(argv)
 
 
@@ -96,11 +124,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         grace_period=args.grace_period,
         metrics_port=args.metrics_port,
     )
+    resources = ProcessResources(redactor=redactor)
     try:
-        asyncio.run(serve(options, resources=ProcessResources(redactor=redactor)))
-    except StartupError as exc:
+        if args.pii_preload or args.pii_workers:
+            resources.pii.start(workers=args.pii_workers)
+        asyncio.run(serve(options, resources=resources))
+    except (StartupError, PiiEngineError) as exc:
         log.error("cannot start: %s", exc)  # noqa: TRY400 - the message says it all
         return 2
+    finally:
+        resources.pii.close()
     return 0
 
 

@@ -8,6 +8,7 @@ The tree (the servicer maps each to one gRPC status code, in one place)::
     ├── UnknownInstanceError     no Init for this instance yet     FAILED_PRECONDITION
     ├── PermissionDeniedError    a refused per-request override    PERMISSION_DENIED
     ├── RequestTooLargeError     over a configured size limit      RESOURCE_EXHAUSTED
+    ├── PiiEngineError           PII scrubbing could not run       INTERNAL
     └── ProviderError            the upstream call failed          (by kind, below)
         ├── UpstreamBadRequestError      400                       INVALID_ARGUMENT
         ├── UpstreamAuthenticationError  401                       UNAUTHENTICATED
@@ -27,6 +28,7 @@ __all__ = [
     "InvalidRequestError",
     "InvalidSettingError",
     "PermissionDeniedError",
+    "PiiEngineError",
     "ProviderError",
     "PyllmError",
     "RequestTooLargeError",
@@ -73,6 +75,10 @@ class PermissionDeniedError(PyllmError):
 
 class RequestTooLargeError(PyllmError):
     """The request is over a configured size limit."""
+
+
+class PiiEngineError(PyllmError):
+    """Scrubbing could not run (a PII worker died, ...); nothing was sent on."""
 
 
 class ProviderError(PyllmError):

@@ -14,6 +14,7 @@ from component.providers import PROVIDERS
 from component.resources import ProcessResources
 from component.settings import Properties
 from component.stages.cache import ResponseCache
+from component.stages.scrub import PiiScrubber
 from component.stages.usage import UsageAccounting
 
 __all__ = ["build_pipeline"]
@@ -35,6 +36,9 @@ def build_pipeline(
     name = properties.choice("provider", tuple(PROVIDERS), default="echo")
     provider = PROVIDERS[name](properties, resources)
     provider = UsageAccounting.from_properties(provider, properties, resources, instance=instance)
+    provider = PiiScrubber.wrap(
+        provider, instance=instance, properties=properties, resources=resources
+    )
     provider = ResponseCache.wrap(
         provider, instance=instance, properties=properties, resources=resources
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from component.logs import SecretRedactor
 from component.metrics import Metrics
+from component.pii.engine import PiiEngine
 from component.tokens import TokenEncodings
 
 __all__ = ["ProcessResources"]
@@ -20,3 +21,6 @@ class ProcessResources:
     redactor: SecretRedactor = field(default_factory=SecretRedactor)
     #: tiktoken encodings, loaded once per process and only from the local cache.
     encodings: TokenEncodings = field(default_factory=TokenEncodings)
+    #: PII analyzers by configuration and their worker processes; cheap until
+    #: started (the CLI starts it before the socket appears).
+    pii: PiiEngine = field(default_factory=PiiEngine)
