@@ -71,6 +71,6 @@ def configure_logging(level: str, fmt: str) -> SecretRedactor:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Libraries log request bodies at debug; keep them quiet unless asked for.
-    for noisy in ("httpx", "httpcore", "openai", "presidio-analyzer"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "presidio-analyzer"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return redactor

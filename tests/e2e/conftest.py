@@ -9,18 +9,23 @@ import pytest
 
 from tests.support.component import ComponentProcess
 from tests.support.daprd import Daprd, component_yaml, resiliency_yaml
+from tests.support.openai_server import OpenAIServer
+from tests.support.sensitive import API_KEYS
 
 
 @dataclass
 class Stack:
     component: ComponentProcess
     daprd: Daprd
+    upstream: OpenAIServer
 
 
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("e2e")
     sockets = work / "s"
+    upstream = OpenAIServer().start()
+    openai = {"provider": "openai", "endpoint": upstream.base_url, "key": API_KEYS[0]}
     resources = {
         # The default component, as components/ ships it.
         "pyllm.yaml": component_yaml("pyllm", "conversation.pyllm", {"provider": "echo"}),
@@ -31,11 +36,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "slow-resiliency.yaml": resiliency_yaml("pyllm-slow", timeout="150ms", retries=2),
         # Dapr's own echo, built into this daprd, for side-by-side conformance.
         "echo.yaml": component_yaml("echo", "conversation.echo"),
+        # A real provider call to a local OpenAI-compatible server.
+        "openai.yaml": component_yaml("pyllm-openai", "conversation.pyllm", openai),
+        # No retries of its own: daprd's resiliency policy retries it.
+        "flaky.yaml": component_yaml(
+            "pyllm-flaky", "conversation.pyllm", {**openai, "maxRetries": "0"}
+        ),
+        "flaky-resiliency.yaml": resiliency_yaml("pyllm-flaky", retries=2),
     }
     with ComponentProcess(sockets, args=["--log-level", "debug"]) as component:
         daprd = Daprd(work, sockets_folder=sockets, resources=resources)
         try:
             daprd.start()
-            yield Stack(component, daprd)
+            yield Stack(component, daprd, upstream)
         finally:
             daprd.stop()
+            upstream.stop()

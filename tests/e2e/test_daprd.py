@@ -17,6 +17,8 @@ from dapr.clients import DaprClient
 from dapr.clients.grpc import conversation
 
 from tests.e2e.conftest import Stack
+from tests.support.openai_server import Reply, error_body
+from tests.support.sensitive import API_KEYS
 
 pytestmark = pytest.mark.e2e
 
@@ -278,3 +280,38 @@ def test_unknown_component_is_daprds_own_error(stack: Stack) -> None:
     answer = stack.daprd.converse("nope", {"inputs": [{"messages": [user("x")]}]})
     assert answer.status_code == 400
     assert answer.json()["errorCode"] == "ERR_CONVERSATION_NOT_FOUND"
+
+
+def test_a_metadata_url_parameter_reaches_the_component(stack: Stack) -> None:
+    stack.upstream.reset()
+    answer = stack.daprd.converse(
+        "pyllm-openai",
+        {"inputs": [{"messages": [user("which model?")]}]},
+        params={"metadata.model": "gpt-4.1-mini"},
+    )
+    assert answer.status_code == 200, answer.text
+    [request] = stack.upstream.requests
+    assert request.body["model"] == "gpt-4.1-mini"
+    assert request.body["messages"] == [{"role": "user", "content": "which model?"}]
+    assert answer.json()["outputs"][0]["model"] == "gpt-4.1-mini"
+
+
+def test_daprd_retry_policy_retries_a_failing_upstream_call(stack: Stack) -> None:
+    stack.upstream.reset()
+    stack.upstream.enqueue(Reply(status=500), Reply(status=503))
+    answer = stack.daprd.converse("pyllm-flaky", {"inputs": [{"messages": [user("again")]}]})
+    assert answer.status_code == 200, answer.text
+    assert len(stack.upstream.requests) == 3  # one call and the policy's two retries
+
+
+def test_an_upstream_error_reaches_the_client_with_the_providers_words(stack: Stack) -> None:
+    stack.upstream.reset()
+    stack.upstream.enqueue(
+        Reply(status=400, body=error_body(400, "messages[0].content is too long"))
+    )
+    answer = stack.daprd.converse("pyllm-openai", {"inputs": [{"messages": [user("x")]}]})
+    assert answer.status_code == 500
+    body = answer.json()
+    assert body["errorCode"] == "ERR_CONVERSATION_INVOKE"
+    assert "messages[0].content is too long" in body["message"]
+    assert API_KEYS[0] not in answer.text
