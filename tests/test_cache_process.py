@@ -29,7 +29,7 @@ from tests.support.component import ROOT, ComponentClient, ComponentProcess
 from tests.support.daprd import free_port
 from tests.support.redis_server import (
     RedisServer,
-    redis_server,  # noqa: F401 - fixture
+    redis_server_fixture,  # noqa: F401 - a fixture
 )
 from tests.test_server import converse_request, text
 
@@ -193,7 +193,7 @@ async def test_two_live_processes_share_one_folder(
 async def test_two_processes_share_one_redis_and_survive_its_death(
     first: Component,
     second: Component,
-    redis_server: RedisServer,  # noqa: F811 - fixture
+    redis_server: RedisServer,
 ) -> None:
     settings = {
         "provider": "echo",

@@ -28,7 +28,7 @@ from tests.support.cache import (
 )
 from tests.support.redis_server import (
     RedisServer,
-    redis_server,  # noqa: F401 - fixture
+    redis_server_fixture,  # noqa: F401 - a fixture
 )
 
 BACKEND = "redis"
@@ -67,7 +67,7 @@ class Rig:
 
 
 @pytest.fixture
-def server(redis_server: RedisServer) -> Iterator[RedisServer]:  # noqa: F811 - fixture
+def server(redis_server: RedisServer) -> Iterator[RedisServer]:
     yield redis_server
     if redis_server.proc is not None and redis_server.proc.poll() is None:
         redis_server.resume()

@@ -5,8 +5,9 @@ a Redis that accepts connections and never answers) and bring it back on the
 same port. It runs without persistence except on demand (:meth:`dump`, which
 saves an uncompressed RDB so that a grep of its bytes means something).
 
-``from tests.support.redis_server import redis_server  # noqa: F401`` provides
-the fixture. A missing ``redis-server`` fails the test: install the Debian
+``from tests.support.redis_server import redis_server_fixture  # noqa: F401``
+provides the fixture, *named* ``redis_server`` (its function has another name
+so that importing it shadows no test parameter). A missing ``redis-server`` fails the test: install the Debian
 package ``redis-server``.
 """
 
@@ -24,7 +25,7 @@ import redis
 
 from tests.support.daprd import free_port
 
-__all__ = ["RedisServer", "redis_server"]
+__all__ = ["RedisServer", "redis_server_fixture"]
 
 
 class RedisServer:
@@ -121,8 +122,8 @@ class RedisServer:
                 self.kill()
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+@pytest.fixture(name="redis_server")
+def redis_server_fixture(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis").start()
     try:
         yield server
