@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import cache_hit, daprd_ratio, startup
+from bench import cache_hit, concurrency, daprd_ratio, miss_path, startup
 from bench.common import RESULTS, Row, Samples, table, write_results
 
 PLOT = RESULTS.parent / "latency.png"
@@ -27,7 +27,7 @@ def plot(samples: dict[str, Samples], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 1 + 0.6 * len(names)))
     ax.boxplot(
         [[v * 1e3 for v in samples[n].values] for n in names],
-        vert=False,
+        orientation="horizontal",
         tick_labels=names,
         showfliers=False,
         whis=(1, 99),
@@ -46,7 +46,9 @@ async def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rounds = 300 if args.quick else 2000
     total = 2000 if args.quick else 10000
-    wanted = set(args.only or ["cache", "daprd", "start"])
+    wanted = set(
+        args.only or ["cache", "miss", "daprd", "concurrency", "coalescing", "pii", "start"]
+    )
     rows: list[Row] = []
     notes: list[str] = []
     samples: dict[str, Samples] = {}
@@ -54,10 +56,18 @@ async def main(argv: Sequence[str] | None = None) -> int:
         r, s = await cache_hit.run(rounds=rounds, total=total)
         rows += r
         samples |= s
+    if "miss" in wanted:
+        r, s = await miss_path.run(rounds=rounds, total=total // 2)
+        rows += r
+        samples |= s
     if "daprd" in wanted:
         r, s = await daprd_ratio.run(rounds=rounds // 2)
         rows += r
         samples |= s
+    if "concurrency" in wanted:
+        rows += await concurrency.run_concurrency()
+    if "coalescing" in wanted:
+        rows += await concurrency.run_coalescing()
     if "start" in wanted:
         rows += startup.run(starts=3 if args.quick else 5)
     print(table(rows))

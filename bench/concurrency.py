@@ -1,0 +1,120 @@
+"""Sections 4 and 5: 2,000 concurrent calls against a slow upstream; 200 identical calls coalesced."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from bench.common import Row
+from bench.grpc_load import ConverseTarget
+from bench.processes import upstream
+from component.pb import conversation_pb2 as pb
+from tests.support.component import ComponentClient, ComponentProcess
+
+KEY = "sk-bench-not-a-secret"
+
+
+def _request(text: str) -> pb.ConversationConverseRequest:
+    req = pb.ConversationConverseRequest()
+    req.messages.items.add(
+        role=pb.CONVERSATION_ROLE_HUMAN, parts=[pb.ConversationContentPart(text=pb.ConversationTextPart(text=text))]
+    )
+    return req
+
+
+class _PeakRss:
+    """Samples a process tree's RSS every 20 ms in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                rss = self.process.memory_info().rss + sum(
+                    c.memory_info().rss for c in self.process.children(recursive=True)
+                )
+                self.peak = max(self.peak, rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.02)
+
+    def __enter__(self) -> _PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def run_concurrency(*, calls: int = 2000, delay: float = 0.5) -> list[Row]:
+    with upstream(delay=delay) as up, tempfile.TemporaryDirectory(prefix="pyllm-bench-") as tmp:
+        with ComponentProcess(Path(tmp) / "s", args=["--log-level", "warning"]) as component:
+            client = ComponentClient(component.socket)
+            settings = {"provider": "openai", "endpoint": up.base_url, "key": KEY, "timeout": "30s"}
+            await client.init("bench", settings)
+            await client.close()
+            targets = [ConverseTarget(component.socket, _request(f"call {i}"), "bench") for i in range(4)]
+            await asyncio.gather(*(t.call() for t in targets))  # connect and warm up
+            assert component.proc is not None
+            with _PeakRss(component.proc.pid) as rss:
+                started = time.perf_counter()
+                results = await asyncio.gather(
+                    *(targets[i % 4].call() for i in range(calls)), return_exceptions=True
+                )
+                elapsed = time.perf_counter() - started
+            for t in targets:
+                await t.close()
+            peak_in_flight = up.stats().get("peak_in_flight", 0)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    ok = calls - len(failed)
+    return [
+        Row("4 concurrency", f"{calls} calls, upstream {delay * 1e3:.0f} ms: succeeded", f"{ok}/{calls}", "all", ok == calls),
+        Row("4 concurrency", "total time", f"{elapsed:.2f} s", "<= 1.5 s", elapsed <= 1.5),
+        Row("4 concurrency", "peak upstream concurrency", str(peak_in_flight), "", None),
+        Row("4 concurrency", "peak RSS of the component", f"{rss.peak / 2**20:.0f} MB", "", None),
+    ]
+
+
+async def run_coalescing(*, calls: int = 200, delay: float = 0.5) -> list[Row]:
+    with upstream(delay=delay) as up, tempfile.TemporaryDirectory(prefix="pyllm-bench-") as tmp:
+        with ComponentProcess(Path(tmp) / "s", args=["--log-level", "warning"]) as component:
+            client = ComponentClient(component.socket)
+            settings = {
+                "provider": "openai",
+                "endpoint": up.base_url,
+                "key": KEY,
+                "cacheTTL": "10m",
+                "cacheDir": str(Path(tmp) / "cache"),
+            }
+            await client.init("bench", settings)
+            await client.close()
+            target = ConverseTarget(component.socket, _request("the same question"), "bench")
+            await target.stub.Ping(pb.ConversationPingRequest())
+            before = up.stats().get("requests", 0)
+            started = time.perf_counter()
+            results = await asyncio.gather(*(target.call() for _ in range(calls)), return_exceptions=True)
+            elapsed = time.perf_counter() - started
+            upstream_calls = up.stats().get("requests", 0) - before
+            await target.close()
+    ok = sum(not isinstance(r, BaseException) for r in results)
+    return [
+        Row("5 coalescing", f"{calls} identical calls: succeeded", f"{ok}/{calls}", "all", ok == calls),
+        Row("5 coalescing", "upstream calls", str(upstream_calls), "1", upstream_calls == 1),
+        Row(
+            "5 coalescing",
+            "total / one upstream latency",
+            f"{elapsed:.2f} s / {delay:.2f} s",
+            "about 1x",
+            elapsed <= delay * 1.5,
+        ),
+    ]
