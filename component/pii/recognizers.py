@@ -253,16 +253,17 @@ _PHONE_RULES = (
 )
 
 _SUFFIXES = (
-    "Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
-    "Terrace|Ter|Highway|Hwy|Parkway|Pkwy|Circle|Cir|Square|Sq|Trail|Trl|Alley|Row|Loop|"
-    "Plaza|Crescent|Pike|Broadway"
+    "Street|Avenue|Road|Boulevard|Lane|Drive|Court|Way|Place|Terrace|Highway|Parkway|"
+    "Circle|Square|Trail|Alley|Row|Loop|Plaza|Crescent|Pike|Broadway"
 )
+# An abbreviation takes its full stop with it; a full word leaves the sentence's.
+_ABBREVIATED_SUFFIXES = "St|Ave|Av|Rd|Blvd|Ln|Dr|Ct|Pl|Ter|Hwy|Pkwy|Cir|Sq|Trl"
 _STREET_RULES = (
     RegexRule(
         re.compile(
             r"(?<![\w.-])(?:Ap(?:t|artment)?\.?\s?#?\s?)?\d{1,6}(?:-\d{1,6})?[A-Za-z]?"
             r"\s+(?:(?:\d+(?:st|nd|rd|th)|[NSEW]\.?|[A-Z][\w'.-]*)\s+){1,4}"
-            rf"(?i:{_SUFFIXES})\b\.?"
+            rf"(?i:(?:{_SUFFIXES})\b|(?:{_ABBREVIATED_SUFFIXES})\b\.?)"
         ),
         0.6,
     ),

@@ -115,12 +115,12 @@ def read_pii_settings(properties: Properties) -> PiiSettings:
         )
     model = _model(properties)
     patterns = _patterns(properties)
-    kinds = _kinds(properties, has_model=model is not None)
+    custom = tuple(dict.fromkeys(tag for tag, _ in patterns))
+    kinds = _kinds(properties, has_model=model is not None, custom=custom)
     threshold = properties.number(
         "piiScoreThreshold", DEFAULT_SCORE_THRESHOLD, minimum=0, maximum=1
     )
     allow_list = properties.string_list("piiAllowList")
-    custom = tuple(dict.fromkeys(tag for tag, _ in patterns))
     return PiiSettings(
         floor=floor,
         mode=mode,
@@ -171,13 +171,15 @@ def _model(properties: Properties) -> str | None:
     )
 
 
-def _kinds(properties: Properties, *, has_model: bool) -> tuple[str, ...]:
+def _kinds(properties: Properties, *, has_model: bool, custom: tuple[str, ...]) -> tuple[str, ...]:
     names = properties.string_list("piiEntities")
     if not names:
         return (*DEFAULT_KINDS, "PERSON", "LOCATION") if has_model else DEFAULT_KINDS
     kinds: list[str] = []
     for name in names:
         kind = canonical_kind(name)
+        if kind in custom:
+            continue  # custom tags are always looked for
         if kind not in KNOWN_KINDS:
             raise InvalidSettingError(
                 "piiEntities",
