@@ -192,3 +192,16 @@ def test_redis_host_forms(text: str, expected: tuple[str, int]) -> None:
 def test_bad_redis_hosts(text: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - the caller words the message
         parse_host(text)
+
+
+async def test_entries_report_their_remaining_time(server: RedisServer) -> None:
+    host, port = parse_host(server.host)
+    backend = RedisCacheBackend(host=host, port=port, timeout=2.0)
+    await backend.set("k" * 64, b"sealed", 30)
+    stored = await backend.get("k" * 64)
+    assert stored is not None
+    assert stored.value == b"sealed"
+    assert stored.remaining is not None
+    assert 0 < stored.remaining <= 30
+    assert await backend.get("x" * 64) is None
+    await backend.aclose()

@@ -22,8 +22,18 @@ import diskcache
 import pytest
 
 from component.cache.disk import SECRET_FILE, DiskCacheBackend, parse_size
+from component.cache.entry import Answer
 from component.cache.guard import GuardedStore
-from component.conversation import FunctionDefinition, Message, Request, Role, TextPart, Tool
+from component.cache.memory import MemoryTier
+from component.conversation import (
+    FunctionDefinition,
+    Message,
+    Request,
+    Response,
+    Role,
+    TextPart,
+    Tool,
+)
 from component.errors import InvalidRequestError
 from component.metrics import Metrics
 from component.resources import ProcessResources
@@ -478,3 +488,69 @@ def test_the_configured_secret_is_masked_in_logs(tmp_path: Path) -> None:
 )
 def test_size_limit_forms(text: str, size: int) -> None:
     assert parse_size(text) == size
+
+
+# --- the in-process tier --------------------------------------------------------
+
+
+async def test_hot_entries_are_served_from_memory_without_the_store(folder: Path) -> None:
+    rig = Rig(folder, memory_entries=8, memory_age=60)
+    first = await rig.cache.converse(ask(PROMPTS[0]))
+    shutil.rmtree(folder)  # the store no longer has it; memory still does
+    again = await rig.cache.converse(ask(PROMPTS[0], context_id="later"))
+    assert rig.provider.calls == 1
+    assert again == dataclasses.replace(first, context_id="later")
+    assert rig.events("hit") == 1
+    await rig.cache.aclose()
+
+
+async def test_memory_sees_another_process_refresh_within_its_max_age(folder: Path) -> None:
+    reader = Rig(folder, memory_entries=8, memory_age=0.3)
+    writer = Rig(folder)
+    await writer.cache.converse(ask(PROMPTS[0]))
+    assert content(await reader.cache.converse(ask(PROMPTS[0]))).startswith("1:")
+    await writer.cache.converse(ask(PROMPTS[0], metadata={"cacheControl": "refresh"}))
+    assert content(await reader.cache.converse(ask(PROMPTS[0]))).startswith("1:"), "memory"
+    await asyncio.sleep(0.5)
+    assert content(await reader.cache.converse(ask(PROMPTS[0]))).startswith("2:"), "store"
+    assert reader.provider.calls == 0
+    await reader.cache.aclose()
+    await writer.cache.aclose()
+
+
+async def test_memory_never_outlives_the_entry_in_the_store(folder: Path) -> None:
+    writer = Rig(folder, ttl=0.3)
+    reader = Rig(folder, memory_entries=8, memory_age=60)
+    await writer.cache.converse(ask(PROMPTS[0]))
+    await reader.cache.converse(ask(PROMPTS[0]))
+    assert reader.provider.calls == 0
+    await asyncio.sleep(0.5)
+    await reader.cache.converse(ask(PROMPTS[0]))
+    assert reader.provider.calls == 1, "expired in the store, so in memory too"
+    await reader.cache.aclose()
+    await writer.cache.aclose()
+
+
+async def test_memory_only_mirrors_the_store(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    folder.write_text("a file where the cache folder should be")
+    rig = Rig(folder, memory_entries=8, memory_age=60)
+    for _ in range(3):
+        await rig.cache.converse(ask(PROMPTS[0]))
+    assert rig.provider.calls == 3, "nothing stored, nothing remembered"
+    await rig.cache.converse(ask(PROMPTS[1], metadata={"cacheTTL": "0"}))
+    await rig.cache.aclose()
+
+
+def test_memory_keeps_the_most_recently_used() -> None:
+    now = [0.0]
+    memory = MemoryTier(entries=2, max_age=10, clock=lambda: now[0])
+    answers = [Answer(Response(outputs=(), model=p)) for p in PROMPTS]
+    memory.put("a", answers[0], None)
+    memory.put("b", answers[1], 5)
+    assert memory.get("a") is answers[0]
+    memory.put("c", answers[2], None)
+    assert (memory.get("a"), memory.get("b"), memory.get("c")) == (answers[0], None, answers[2])
+    now[0] = 10
+    assert memory.get("a") is None
+    assert len(memory) == 1

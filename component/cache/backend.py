@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import abc
 import secrets
+from dataclasses import dataclass
 
-__all__ = ["SECRET_BYTES", "CacheBackend", "CacheBackendError", "new_secret"]
+__all__ = ["SECRET_BYTES", "CacheBackend", "CacheBackendError", "Stored", "new_secret"]
 
 #: Length of a generated cache key secret (HMAC-SHA-256 key size).
 SECRET_BYTES = 32
@@ -29,6 +30,15 @@ class CacheBackendError(Exception):
         self.operation = operation
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """An entry as read from a store."""
+
+    value: bytes
+    #: Seconds until the store lets it expire; ``None`` when it does not say.
+    remaining: float | None = None
+
+
 class CacheBackend(abc.ABC):
     """A shared store of cache entries with per-entry expiry."""
 
@@ -36,7 +46,7 @@ class CacheBackend(abc.ABC):
     name: str = ""
 
     @abc.abstractmethod
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str) -> Stored | None:
         """The entry stored under ``key``, or ``None`` when absent or expired."""
 
     @abc.abstractmethod

@@ -137,13 +137,13 @@ class KeyRing:
 
     def keys_for(self, material: bytes) -> EntryKeys:
         return EntryKeys(
-            lookup=hmac.new(self._lookup, material, hashlib.sha256).hexdigest(),
-            sealing=hmac.new(self._sealing, material, hashlib.sha256).digest(),
+            lookup=hmac.digest(self._lookup, material, "sha256").hex(),
+            sealing=hmac.digest(self._sealing, material, "sha256"),
         )
 
 
 def _derive(secret: bytes, purpose: bytes) -> bytes:
-    return hmac.new(secret, purpose, hashlib.sha256).digest()
+    return hmac.digest(secret, purpose, "sha256")
 
 
 def flight_key(material: bytes) -> bytes:

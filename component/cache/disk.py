@@ -31,13 +31,14 @@ import re
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import diskcache
 
-from component.cache.backend import SECRET_BYTES, CacheBackend, CacheBackendError
+from component.cache.backend import SECRET_BYTES, CacheBackend, CacheBackendError, Stored
 from component.errors import InvalidSettingError
 from component.settings import Properties
 
@@ -134,7 +135,7 @@ class DiskCacheBackend(CacheBackend):
     def directory(self) -> Path:
         return self._dir
 
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str) -> Stored | None:
         return await self._call("get", self._get_sync, key)
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
@@ -203,11 +204,13 @@ class DiskCacheBackend(CacheBackend):
                 raise OSError("the cache key secret changed with the recreated folder")
         return self._cache
 
-    def _get_sync(self, key: str) -> bytes | None:
-        value = self._open().get(key, default=None, retry=False)
-        if value is not None and not isinstance(value, bytes):
+    def _get_sync(self, key: str) -> Stored | None:
+        value, expires = self._open().get(key, default=None, expire_time=True, retry=False)
+        if value is None:
+            return None
+        if not isinstance(value, bytes):
             raise sqlite3.DatabaseError("entry is not bytes (not written by pyllm)")
-        return value
+        return Stored(value, None if expires is None else expires - time.time())
 
     def _set_sync(self, key: str, value: bytes, ttl: float) -> None:
         self._open().set(key, value, expire=ttl, retry=False)

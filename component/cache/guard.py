@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from component.cache.backend import CacheBackend, CacheBackendError, new_secret
+from component.cache.backend import CacheBackend, CacheBackendError, Stored, new_secret
 from component.cache.codec import KeyRing
 from component.metrics import Metrics
 
@@ -85,7 +85,12 @@ class GuardedStore:
                     self._candidate, self._ring = secret, KeyRing(secret)
         return self._ring
 
-    async def get(self, key: str) -> bytes | Unavailable | None:
+    @property
+    def ring(self) -> KeyRing | None:
+        """The keys when already known, without asking the store."""
+        return self._ring
+
+    async def get(self, key: str) -> Stored | Unavailable | None:
         return await self._guarded("get", self._backend.get, key)
 
     async def set(self, key: str, value: bytes, ttl: float) -> bool:

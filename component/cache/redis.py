@@ -20,7 +20,7 @@ import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from component.cache.backend import SECRET_BYTES, CacheBackend, CacheBackendError
+from component.cache.backend import SECRET_BYTES, CacheBackend, CacheBackendError, Stored
 from component.errors import InvalidSettingError
 from component.logs import SecretRedactor
 from component.settings import Properties
@@ -108,11 +108,16 @@ class RedisCacheBackend(CacheBackend):
             timeout=timeout,
         )
 
-    async def get(self, key: str) -> bytes | None:
-        value = await self._bounded("get", self._client.get(ENTRY_PREFIX + key))
-        if value is not None and not isinstance(value, bytes):
+    async def get(self, key: str) -> Stored | None:
+        pipe = self._client.pipeline(transaction=False)
+        pipe.get(ENTRY_PREFIX + key)
+        pipe.pttl(ENTRY_PREFIX + key)
+        value, pttl = await self._bounded("get", pipe.execute())
+        if value is None:
+            return None
+        if not isinstance(value, bytes):
             raise CacheBackendError("get", "entry is not a string")
-        return value
+        return Stored(value, pttl / 1000 if isinstance(pttl, int) and pttl >= 0 else None)
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         milliseconds = max(1, round(ttl * 1000))

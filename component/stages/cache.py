@@ -19,6 +19,13 @@ starts after an answer was returned, in any process sharing the folder or the
 Redis, is a hit (until the entry expires or is evicted). Concurrent identical
 requests in N processes make at most N upstream calls.
 
+Hot entries are also kept in a small in-process tier
+(:class:`component.cache.memory.MemoryTier`, ``cacheMemoryEntries``, default
+1024, 0 for none; ``cacheMemoryTTL``, default 1s), so that a repeated hit
+skips the store's thread or network hop. It only mirrors the store (what was
+read from it or written to it), never outlives an entry's expiry, and so a
+``refresh`` made by another process is seen within ``cacheMemoryTTL``.
+
 A store that fails (down, slow, corrupt, full, vanished) never fails a
 request: :class:`component.cache.guard.GuardedStore` turns it into
 pass-through and recovers when the store does.
@@ -31,12 +38,13 @@ import functools
 import logging
 from datetime import timedelta
 
-from component.cache.backend import CacheBackend
+from component.cache.backend import CacheBackend, Stored
 from component.cache.codec import EntryKeys, UncacheableError, canonical_request, flight_key
 from component.cache.control import CacheControl, Mode, is_control_key, parse_control
 from component.cache.disk import DiskCacheBackend
 from component.cache.entry import Answer
 from component.cache.guard import GuardedStore
+from component.cache.memory import MemoryTier
 from component.cache.redis import RedisCacheBackend
 from component.conversation import Request, Response
 from component.errors import InvalidSettingError
@@ -53,19 +61,29 @@ log = logging.getLogger(__name__)
 _MIN_SECRET_CHARS = 16
 _DEFAULT_TIMEOUT = timedelta(milliseconds=250)
 _DEFAULT_RETRY = timedelta(seconds=5)
+_DEFAULT_MEMORY_ENTRIES = 1024
+_DEFAULT_MEMORY_AGE = timedelta(seconds=1)
 
 
 class ResponseCache(Provider):
     """Answers from the shared store when it can, else asks ``inner`` once."""
 
     def __init__(
-        self, inner: Provider, *, instance: str, store: GuardedStore, ttl: float, metrics: Metrics
+        self,
+        inner: Provider,
+        *,
+        instance: str,
+        store: GuardedStore,
+        ttl: float,
+        metrics: Metrics,
+        memory: MemoryTier | None = None,
     ) -> None:
         self._inner = inner
         self._instance = instance
         self._store = store
         self._ttl = ttl
         self._metrics = metrics
+        self._memory = memory if memory is not None else MemoryTier(entries=0, max_age=0)
         self._flights: SingleFlight[tuple[bytes, float], Answer] = SingleFlight()
         self._corrupt_seen = False
         self.features = inner.features
@@ -109,12 +127,18 @@ class ResponseCache(Provider):
             retry_interval=(retry or _DEFAULT_RETRY).total_seconds(),
             secret=secret.encode("utf-8") if secret else None,
         )
+        memory_age = properties.duration("cacheMemoryTTL", _DEFAULT_MEMORY_AGE)
+        memory = MemoryTier(
+            entries=properties.integer("cacheMemoryEntries", _DEFAULT_MEMORY_ENTRIES, minimum=0),
+            max_age=(memory_age or timedelta(0)).total_seconds(),
+        )
         return cls(
             inner,
             instance=instance,
             store=store,
             ttl=ttl.total_seconds(),
             metrics=resources.metrics,
+            memory=memory,
         )
 
     def identity(self, request: Request) -> dict[str, str]:
@@ -135,6 +159,11 @@ class ResponseCache(Provider):
             log.debug("instance %r: request not cacheable: %s", self._instance, exc)
             self._count("uncacheable")
             return await self._call_provider(request, "uncacheable")
+        if control.mode is Mode.DEFAULT:
+            remembered = self._remembered(material)
+            if remembered is not None:
+                self._count("hit")
+                return remembered.for_caller(request.context_id)
         answer, joined = await self._flights.do(
             (flight_key(material), control.ttl),
             functools.partial(self._answer, request, material, control),
@@ -150,6 +179,13 @@ class ResponseCache(Provider):
         await self._store.aclose()
         await self._inner.aclose()
 
+    def _remembered(self, material: bytes) -> Answer | None:
+        """A hot answer from the memory tier, with no hop to the store's thread or network."""
+        ring = self._store.ring
+        if ring is None or not self._memory.enabled:
+            return None
+        return self._memory.get(ring.keys_for(material).lookup)
+
     async def _answer(self, request: Request, material: bytes, control: CacheControl) -> Answer:
         """One shared call: look up, else ask the provider and store before answering."""
         ring = await self._store.keyring()
@@ -159,15 +195,16 @@ class ResponseCache(Provider):
             reason = "refresh"
         elif keys is not None:
             found = await self._store.get(keys.lookup)
-            if isinstance(found, bytes):
+            if isinstance(found, Stored):
                 try:
-                    answer = keys.unseal(found)
+                    answer = keys.unseal(found.value)
                 except ValueError as exc:
                     self._corrupt_entry(exc)
                 else:
                     self._corrupt_seen = False
                     self._count("hit")
                     log.debug("instance %r: cache hit %s", self._instance, keys.lookup[:12])
+                    self._memory.put(keys.lookup, answer, found.remaining)
                     return answer
                 reason = "miss"
             elif found is None:
@@ -181,6 +218,7 @@ class ResponseCache(Provider):
 
     async def _save(self, keys: EntryKeys, answer: Answer, ttl: float) -> None:
         if await self._store.set(keys.lookup, keys.seal(answer), ttl):
+            self._memory.put(keys.lookup, answer, ttl)
             self._count("store")
             log.debug("instance %r: cache stored %s", self._instance, keys.lookup[:12])
 

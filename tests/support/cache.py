@@ -16,6 +16,7 @@ from pathlib import Path
 
 from component.cache.disk import DiskCacheBackend
 from component.cache.guard import GuardedStore
+from component.cache.memory import MemoryTier
 from component.conversation import (
     Choice,
     Message,
@@ -159,6 +160,9 @@ class Rig:
     ttl: float = 60.0
     secret: bytes | None = None
     retry: float = 0.05
+    #: The in-process tier; off unless a test is about it, so hits reach the store.
+    memory_entries: int = 0
+    memory_age: float = 1.0
     cache: ResponseCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -172,7 +176,12 @@ class Rig:
             secret=self.secret,
         )
         self.cache = ResponseCache(
-            self.provider, instance=self.instance, store=store, ttl=self.ttl, metrics=self.metrics
+            self.provider,
+            instance=self.instance,
+            store=store,
+            ttl=self.ttl,
+            metrics=self.metrics,
+            memory=MemoryTier(entries=self.memory_entries, max_age=self.memory_age),
         )
 
     def events(self, event: str) -> float:
