@@ -59,7 +59,8 @@ __all__ = ["ResponseCache"]
 log = logging.getLogger(__name__)
 
 _MIN_SECRET_CHARS = 16
-_DEFAULT_TIMEOUT = timedelta(milliseconds=250)
+# SQLite may wait for another process's write; a Redis answers in a millisecond or is in trouble.
+_DEFAULT_TIMEOUT = {"diskcache": timedelta(seconds=1), "redis": timedelta(milliseconds=250)}
 _DEFAULT_RETRY = timedelta(seconds=5)
 _DEFAULT_MEMORY_ENTRIES = 1024
 _DEFAULT_MEMORY_AGE = timedelta(seconds=1)
@@ -101,9 +102,10 @@ class ResponseCache(Provider):
         ttl = properties.duration("cacheTTL", aliases=("responseCacheTTL",))
         if not ttl:
             return inner
-        timeout = properties.duration("cacheTimeout", _DEFAULT_TIMEOUT, allow_zero=False)
+        kind = properties.choice("cacheBackend", ("diskcache", "redis"), default="diskcache")
+        timeout = properties.duration("cacheTimeout", _DEFAULT_TIMEOUT[kind], allow_zero=False)
         retry = properties.duration("cacheRetryInterval", _DEFAULT_RETRY, allow_zero=False)
-        seconds = (timeout or _DEFAULT_TIMEOUT).total_seconds()
+        seconds = (timeout or _DEFAULT_TIMEOUT[kind]).total_seconds()
         secret = properties.secret("cacheKeySecret")
         if secret and len(secret) < _MIN_SECRET_CHARS:
             raise InvalidSettingError(
@@ -112,7 +114,6 @@ class ResponseCache(Provider):
                 "such as the output of `openssl rand -hex 32`",
             )
         resources.redactor.register(secret)
-        kind = properties.choice("cacheBackend", ("diskcache", "redis"), default="diskcache")
         backend: CacheBackend
         if kind == "redis":
             backend = RedisCacheBackend.from_properties(
