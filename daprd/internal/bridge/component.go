@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/pyllm/pyllm/daprd/internal/conversationpb"
@@ -42,6 +43,10 @@ var connectParams = grpc.ConnectParams{
 	},
 	MinConnectTimeout: 5 * time.Second,
 }
+
+// reconnectWait bounds the wait for a fresh connection attempt when a call
+// finds the connection failed: a local socket answers in milliseconds.
+const reconnectWait = 250 * time.Millisecond
 
 // Component is one daprd component (one metadata.name) of a pluggable
 // conversation type, talking to the component process over its socket.
@@ -116,6 +121,7 @@ func (c *Component) Converse(ctx context.Context, req *conversation.Request) (*c
 	if err != nil {
 		return nil, err
 	}
+	c.awaitReconnect(ctx)
 	inits := c.inits.Load()
 	resp, err := c.client.Converse(ctx, in)
 	if status.Code(err) == codes.FailedPrecondition {
@@ -125,14 +131,29 @@ func (c *Component) Converse(ctx context.Context, req *conversation.Request) (*c
 		resp, err = c.client.Converse(ctx, in)
 	}
 	if err != nil {
-		if status.Code(err) == codes.Unavailable {
-			// The socket may be back already: try it now rather than after
-			// the rest of the current backoff delay.
-			c.conn.ResetConnectBackoff()
-		}
 		return nil, callError(ctx, err)
 	}
 	return ResponseFromProto(resp)
+}
+
+// awaitReconnect gives a failed connection one immediate attempt before a
+// call. Once a connection has failed, gRPC fails every call at once with the
+// last attempt's error until its next attempt succeeds, so the first calls
+// after the component comes back would fail although its socket answers.
+// Nothing has been sent yet, so this costs the call nothing but, while the
+// component is down, up to reconnectWait.
+func (c *Component) awaitReconnect(ctx context.Context) {
+	if c.conn.GetState() != connectivity.TransientFailure {
+		return
+	}
+	c.conn.ResetConnectBackoff()
+	ctx, cancel := context.WithTimeout(ctx, reconnectWait)
+	defer cancel()
+	for state := c.conn.GetState(); state != connectivity.Ready; state = c.conn.GetState() {
+		if !c.conn.WaitForStateChange(ctx, state) {
+			return
+		}
+	}
 }
 
 // reinit initialises the instance again, unless another call already did so
