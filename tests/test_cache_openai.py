@@ -13,8 +13,10 @@ from component.resources import ProcessResources
 from tests.support.cache import PII_VALUES, PROMPTS, ask, event_count, plaintext_in_folder
 from tests.support.fixtures import openai_server_fixture  # noqa: F401 - a fixture
 from tests.support.openai_server import OpenAIServer, Reply
+from tests.support.sensitive import register
 
 KEY = "sk-cache-test-0123456789"
+register(KEY)
 
 
 async def test_100_identical_concurrent_requests_reach_the_server_once(

@@ -31,6 +31,7 @@ from component.conversation import (
 from component.metrics import Metrics
 from component.provider import Provider
 from component.stages.cache import ResponseCache
+from tests.support.sensitive import register
 
 __all__ = [
     "PII_VALUES",
@@ -50,6 +51,8 @@ PROMPTS = (
     "Tell me about the marmalade incident",
 )
 PII_VALUES = ("john.smith@example.com", "4111 1111 1111 1111", "+1 212 555 0187", "Jane Q. Doe")
+# The session's leak check (tests/test_zz_leaks.py) looks for them in every log too.
+register(*PII_VALUES)
 
 
 def ask(text: str, **fields: object) -> Request:
