@@ -281,12 +281,13 @@ _PO_BOX_RULES = (
 )
 
 # Presidio's e-mail recognizer insists on a public suffix; addresses on an IP
-# literal or an internal domain are addresses all the same.
+# literal, an internal domain or a reserved one (RFC 2606: example, test, invalid,
+# localhost) are addresses all the same.
 _EMAIL_RULES = (
     RegexRule(
         re.compile(
             r"(?<![\w.+-])[\w.+-]+@(?:\[?(?:\d{1,3}\.){3}\d{1,3}\]?(?![\w.])"
-            r"|(?:[A-Za-z0-9-]+\.)+(?:local|internal|corp|lan|home|intranet|localdomain|test)\b)",
+            r"|(?:[A-Za-z0-9-]+\.)+(?:local|internal|corp|lan|home|intranet|localdomain|localhost|test|example|invalid)\b)",
         ),
         0.9,
     ),

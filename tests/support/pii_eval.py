@@ -247,8 +247,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--write-daprd", action="store_true", help=f"store daprd's outputs in {DAPRD_OUTPUTS}"
     )
     parser.add_argument("--misses", action="store_true", help="list misses and false alarms")
+    parser.add_argument(
+        "--labelled",
+        type=Path,
+        default=LABELLED,
+        help="the labelled set (default: the development set; tests/data/pii_heldout.jsonl "
+        "was written after the recognizers and never tuned against)",
+    )
     args = parser.parse_args(argv)
-    items = load_labelled()
+    if args.write_daprd and args.labelled != LABELLED:
+        parser.error("--write-daprd records the development set only")
+    items = load_labelled(args.labelled)
     texts = [item.text for item in items]
     results = {"pyllm": score(items, scrub_with_pyllm(texts))}
     if args.daprd or args.write_daprd:
@@ -259,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in through["daprd"]),
                 encoding="utf-8",
             )
-    elif DAPRD_OUTPUTS.exists():
+    elif DAPRD_OUTPUTS.exists() and args.labelled == LABELLED:
         results["daprd (stored)"] = score(items, load_daprd_outputs())
     print(format_table(results))
     if args.misses:
