@@ -109,7 +109,7 @@ func (c *Component) GetComponentMetadata() metadata.MetadataMap {
 }
 
 // Converse sends the request to the component within ctx, so that daprd's
-// deadlines and cancellation reach it. When the component answers
+// deadlines and cancellation reach it, with daprd's trace context. When the component answers
 // FAILED_PRECONDITION (it does not know this instance: it restarted since
 // Init), the instance is initialised again with the kept metadata and the call
 // is made once more.
@@ -121,6 +121,7 @@ func (c *Component) Converse(ctx context.Context, req *conversation.Request) (*c
 	if err != nil {
 		return nil, err
 	}
+	ctx = withTraceContext(ctx)
 	c.awaitReconnect(ctx)
 	inits := c.inits.Load()
 	resp, err := c.client.Converse(ctx, in)

@@ -35,10 +35,11 @@ type fakeComponent struct {
 
 	mu        sync.Mutex
 	instances map[string]map[string]string
-	inits     []string        // instance names, in Init order
-	deadlines map[string]bool // per method: did the last call carry a deadline
-	blocked   chan struct{}   // a call started blocking
-	ended     chan error      // the context error of each blocked call
+	inits     []string          // instance names, in Init order
+	deadlines map[string]bool   // per method: did the last call carry a deadline
+	trace     map[string]string // the last Converse's traceparent and tracestate
+	blocked   chan struct{}     // a call started blocking
+	ended     chan error        // the context error of each blocked call
 }
 
 func newFakeComponent() *fakeComponent {
@@ -82,9 +83,16 @@ func (f *fakeComponent) Converse(ctx context.Context, req *pb.ConversationConver
 		return nil, err
 	}
 	_, hasDeadline := ctx.Deadline()
+	md, _ := metadata.FromIncomingContext(ctx)
 	f.mu.Lock()
 	props, known := f.instances[name]
 	f.deadlines["Converse"] = hasDeadline
+	f.trace = map[string]string{}
+	for _, key := range []string{"traceparent", "tracestate"} {
+		if values := md.Get(key); len(values) > 0 {
+			f.trace[key] = values[0]
+		}
+	}
 	f.mu.Unlock()
 	if !known {
 		return nil, status.Errorf(codes.FailedPrecondition,
