@@ -91,6 +91,7 @@ func (c *Component) Init(ctx context.Context, meta conversation.Metadata) error 
 	if err := c.initRemote(ctx); err != nil {
 		// daprd does not Close a component whose Init failed.
 		_ = conn.Close()
+		c.conn, c.client = nil, nil
 		return err
 	}
 	c.inits.Add(1)

@@ -277,6 +277,9 @@ func TestInitErrorCarriesTheComponentsMessage(t *testing.T) {
 	if got, want := errString(err), "InvalidArgument: metadata field 'bad': x is not accepted"; got != want {
 		t.Errorf("Init error = %q, want %q", got, want)
 	}
+	if err := comp.Close(); err != nil {
+		t.Errorf("Close after a failed Init: %v", err)
+	}
 }
 
 func errString(err error) string {
