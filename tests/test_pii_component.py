@@ -20,12 +20,14 @@ from tests.support.chat import KEY
 from tests.support.component import ComponentClient, ComponentProcess
 from tests.support.fixtures import openai_server_fixture  # noqa: F401 - the fixture
 from tests.support.openai_server import OpenAIServer
+from tests.support.sensitive import register
 
 EMAIL = "jane.roe@example.org"
 PHONE = "+2222222222"
 CARD = "4111 1111 1111 1111"
 SSN = "536-22-1234"
 VALUES = (EMAIL, PHONE, CARD, SSN)
+register(*VALUES)  # the session's leak check looks for them too
 FILLER = "This paragraph is long enough to go to the worker process. " * 12
 
 
