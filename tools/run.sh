@@ -26,6 +26,7 @@ done
 DAPR_COMPONENTS_SOCKETS_FOLDER="$SOCKETS" ./daprd/bin/daprd \
   --app-id pyllm-demo \
   --resources-path ./components \
+  --config ./daprd/config/standalone.yaml \
   --dapr-http-port "$HTTP_PORT" \
   --dapr-grpc-port "$GRPC_PORT" \
   --placement-host-address "" \

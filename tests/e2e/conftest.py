@@ -44,8 +44,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ),
         "flaky-resiliency.yaml": resiliency_yaml("pyllm-flaky", retries=2),
     }
-    with ComponentProcess(sockets, args=["--log-level", "debug"]) as component:
+    with (
+        ComponentProcess(sockets, args=["--log-level", "debug"]) as component,
+        pytest.MonkeyPatch.context() as env,
+    ):
         daprd = Daprd(work, sockets_folder=sockets, resources=resources)
+        # The Dapr SDK checks the sidecar's health on DAPR_HTTP_PORT before a gRPC call.
+        env.setenv("DAPR_HTTP_PORT", str(daprd.http_port))
+        env.setenv("DAPR_GRPC_PORT", str(daprd.grpc_port))
         try:
             daprd.start()
             yield Stack(component, daprd, upstream)

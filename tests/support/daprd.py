@@ -25,6 +25,8 @@ from tests.support.component import ROOT
 __all__ = ["DAPRD_BINARY", "Daprd", "component_yaml", "free_port", "resiliency_yaml"]
 
 DAPRD_BINARY = ROOT / "daprd" / "bin" / "daprd"
+#: Name resolution without mDNS multicast: everything stays on loopback.
+DAPRD_CONFIG = ROOT / "daprd" / "config" / "standalone.yaml"
 
 
 def free_port() -> int:
@@ -103,6 +105,7 @@ class Daprd:
         self.binary = binary
         self.http_port = free_port()
         self.grpc_port = free_port()
+        self.public_port = free_port()
         self.log_path = workdir / "daprd.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -131,12 +134,20 @@ class Daprd:
                 self.app_id,
                 "--resources-path",
                 str(resources_dir),
+                "--config",
+                str(DAPRD_CONFIG),
                 "--dapr-http-port",
                 str(self.http_port),
                 "--dapr-grpc-port",
                 str(self.grpc_port),
                 "--dapr-internal-grpc-port",
                 str(free_port()),
+                "--dapr-internal-grpc-listen-address",
+                "127.0.0.1",
+                "--dapr-public-port",
+                str(self.public_port),
+                "--dapr-public-listen-address",
+                "127.0.0.1",
                 "--dapr-listen-addresses",
                 "127.0.0.1",
                 "--enable-metrics=false",
