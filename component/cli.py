@@ -112,6 +112,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "Init with scrubPII fits daprd's 5 s (default: on; $PYLLM_PII_PRELOAD=false turns "
         "it off for processes that never scrub)",
     )
+    parser.add_argument(
+        "--otlp-endpoint",
+        default=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
+        help="OTLP/HTTP collector URL for GenAI spans, e.g. http://otel-collector:4318 "
+        "(default: $OTEL_EXPORTER_OTLP_ENDPOINT; none: no spans, trace context still forwarded)",
+    )
     return parser.parse_args(argv)
 
 
@@ -123,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         name=args.name,
         grace_period=args.grace_period,
         metrics_port=args.metrics_port,
+        otlp_endpoint=args.otlp_endpoint,
     )
     resources = ProcessResources(redactor=redactor)
     try:
