@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.support.component import ComponentProcess
+from tests.support.component import ROOT, ComponentProcess
 from tests.support.daprd import Daprd, component_yaml, resiliency_yaml
 from tests.support.openai_server import OpenAIServer
 from tests.support.sensitive import API_KEYS
@@ -43,6 +43,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "pyllm-flaky", "conversation.pyllm", {**openai, "maxRetries": "0"}
         ),
         "flaky-resiliency.yaml": resiliency_yaml("pyllm-flaky", retries=2),
+        # The ?metadata.<key> URL middleware, exactly as components/ ships it.
+        "conversation-metadata.yaml": (
+            ROOT / "components" / "conversation-metadata.yaml"
+        ).read_text(),
     }
     with (
         ComponentProcess(sockets, args=["--log-level", "debug"]) as component,
