@@ -14,6 +14,7 @@ from component.errors import PiiEngineError
 from component.logs import configure_logging
 from component.resources import ProcessResources
 from component.server import ServeOptions, StartupError, serve, sockets_folder_from_env
+from component.warmup import start_warmup
 
 __all__ = ["main", "parse_args"]
 
@@ -108,9 +109,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--pii-preload",
         action=argparse.BooleanOptionalAction,
         default=os.environ.get("PYLLM_PII_PRELOAD", "true").lower() not in ("0", "false", "no"),
-        help="import Presidio and start the PII workers before the socket appears, so an "
-        "Init with scrubPII fits daprd's 5 s (default: on; $PYLLM_PII_PRELOAD=false turns "
-        "it off for processes that never scrub)",
+        help="import Presidio, build the default analyzer and start the PII workers at "
+        "start, in the background once the socket answers, so that an Init with scrubPII "
+        "finds them ready (default: on; $PYLLM_PII_PRELOAD=false turns it off for "
+        "processes that never scrub)",
     )
     parser.add_argument(
         "--otlp-endpoint",
@@ -133,9 +135,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     resources = ProcessResources(redactor=redactor)
     try:
-        if args.pii_preload or args.pii_workers:
-            resources.pii.start(workers=args.pii_workers)
-        asyncio.run(serve(options, resources=resources))
+        asyncio.run(
+            serve(
+                options,
+                resources=resources,
+                ready=lambda: start_warmup(
+                    resources, pii=args.pii_preload, pii_workers=args.pii_workers
+                ),
+            )
+        )
     except (StartupError, PiiEngineError) as exc:
         log.error("cannot start: %s", exc)  # noqa: TRY400 - the message says it all
         return 2

@@ -43,8 +43,12 @@ class InstanceRegistry:
         return name in self._instances
 
     async def init(self, name: str, metadata: Mapping[str, str]) -> None:
-        """Build (validating) and install the pipeline for ``name``."""
-        provider = self._build(name, metadata)
+        """Build (validating) and install the pipeline for ``name``.
+
+        The build runs in a thread: it may import a provider's SDK or build a PII
+        analyzer, which must not stall the calls of other instances meanwhile.
+        """
+        provider = await asyncio.to_thread(self._build, name, metadata)
         old = self._instances.get(name)
         self._instances[name] = _Instance(provider)
         if old is not None:

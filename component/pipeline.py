@@ -17,7 +17,7 @@ from component.stages.cache import ResponseCache
 from component.stages.scrub import PiiScrubber
 from component.stages.usage import UsageAccounting
 
-__all__ = ["build_pipeline"]
+__all__ = ["assemble", "build_pipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -27,21 +27,12 @@ def build_pipeline(
 ) -> Provider:
     """Validate ``metadata`` and build the instance's provider wrapped in its stages.
 
-    From the outside in, a request meets: the response cache (a hit costs no PII
-    work and no upstream call), the PII scrubber (the provider never sees what it
-    replaces), usage accounting (token counts and the input-token guard), and the
-    provider itself.
+    Blocking (run it in a thread): it waits for the start-up warm-up, then may
+    import a provider's SDK or build a PII analyzer.
     """
+    resources.warm.wait()
     properties = Properties(metadata)
-    name = properties.choice("provider", tuple(PROVIDERS), default="echo")
-    provider = PROVIDERS[name](properties, resources)
-    provider = UsageAccounting.from_properties(provider, properties, resources, instance=instance)
-    provider = PiiScrubber.wrap(
-        provider, instance=instance, properties=properties, resources=resources
-    )
-    provider = ResponseCache.wrap(
-        provider, instance=instance, properties=properties, resources=resources
-    )
+    provider = assemble(instance, properties, resources)
     unread = properties.unread()
     if unread:
         # Dapr components ignore metadata they do not know; say so, names only.
@@ -49,3 +40,22 @@ def build_pipeline(
             "instance %r: ignoring unknown metadata fields: %s", instance, ", ".join(unread)
         )
     return provider
+
+
+def assemble(instance: str, properties: Properties, resources: ProcessResources) -> Provider:
+    """The provider wrapped in its stages, each reading its own settings.
+
+    From the outside in, a request meets: the response cache (a hit costs no PII
+    work and no upstream call), the PII scrubber (the provider never sees what it
+    replaces), usage accounting (token counts and the input-token guard), and the
+    provider itself.
+    """
+    name = properties.choice("provider", tuple(PROVIDERS), default="echo")
+    provider = PROVIDERS[name](properties, resources)
+    provider = UsageAccounting.from_properties(provider, properties, resources, instance=instance)
+    provider = PiiScrubber.wrap(
+        provider, instance=instance, properties=properties, resources=resources
+    )
+    return ResponseCache.wrap(
+        provider, instance=instance, properties=properties, resources=resources
+    )

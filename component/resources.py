@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from component.logs import SecretRedactor
@@ -10,6 +11,12 @@ from component.pii.engine import PiiEngine
 from component.tokens import TokenEncodings
 
 __all__ = ["ProcessResources"]
+
+
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,3 +31,7 @@ class ProcessResources:
     #: PII analyzers by configuration and their worker processes; cheap until
     #: started (the CLI starts it before the socket appears).
     pii: PiiEngine = field(default_factory=PiiEngine)
+    #: Set when no start-up warm-up is importing: pipelines are built only then,
+    #: because two threads importing the same packages at once can see them half
+    #: initialised.
+    warm: threading.Event = field(default_factory=_set_event)

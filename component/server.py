@@ -118,7 +118,7 @@ def _start_metrics(options: ServeOptions, resources: ProcessResources) -> WSGISe
 async def serve(
     options: ServeOptions,
     *,
-    ready: Callable[[], None] | None = None,
+    ready: Callable[[], object] | None = None,
     stop: asyncio.Event | None = None,
     resources: ProcessResources | None = None,
 ) -> None:

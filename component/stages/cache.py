@@ -45,7 +45,6 @@ from component.cache.disk import DiskCacheBackend
 from component.cache.entry import Answer
 from component.cache.guard import GuardedStore
 from component.cache.memory import MemoryTier
-from component.cache.redis import RedisCacheBackend
 from component.conversation import Request, Response
 from component.errors import InvalidSettingError
 from component.metrics import Metrics
@@ -116,6 +115,9 @@ class ResponseCache(Provider):
         resources.redactor.register(secret)
         backend: CacheBackend
         if kind == "redis":
+            # Imported here: redis.asyncio costs over half a second at start-up.
+            from component.cache.redis import RedisCacheBackend  # noqa: PLC0415
+
             backend = RedisCacheBackend.from_properties(
                 properties, timeout=seconds, redactor=resources.redactor
             )
