@@ -31,15 +31,21 @@ class Properties:
     def __init__(self, raw: Mapping[str, str]) -> None:
         self._values = {key.lower(): (key, value) for key, value in raw.items()}
         self._read: set[str] = set()
+        self._asked: set[str] = set()
 
     def _lookup(self, name: str, aliases: Iterable[str]) -> tuple[str, str] | None:
         for candidate in (name, *aliases):
             self._read.add(candidate.lower())
+            self._asked.add(candidate)
         for candidate in (name, *aliases):
             found = self._values.get(candidate.lower())
             if found is not None and found[1].strip() != "":
                 return found
         return None
+
+    def asked(self) -> frozenset[str]:
+        """Every field name (and alias) an accessor asked for, as spelled there."""
+        return frozenset(self._asked)
 
     def unread(self) -> list[str]:
         """The supplied field names that no accessor asked for, sorted."""
