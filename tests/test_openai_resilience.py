@@ -243,23 +243,49 @@ async def test_cancelling_the_call_cancels_the_upstream_request(
 
 @pytest.mark.parametrize(
     "reply",
-    [
-        Reply(raw=b"{this is not json"),
-        Reply(raw=b"[1, 2, 3]"),
-        Reply(raw=b'{"unexpected": true}'),
-        Reply(raw=b""),
-    ],
-    ids=["malformed", "a list", "no choices", "empty"],
+    [Reply(raw=b"[1, 2, 3]"), Reply(raw=b'{"unexpected": true}')],
+    ids=["a list", "no choices"],
 )
-async def test_malformed_answers_are_unavailable(reply: Reply, openai_server: OpenAIServer) -> None:
-    openai_server.enqueue(reply)
+async def test_json_that_is_no_completion_is_unavailable_at_once(
+    reply: Reply, openai_server: OpenAIServer
+) -> None:
+    openai_server.default = reply
     p = make_provider(openai_server)
     try:
         with pytest.raises(errors.UpstreamUnavailableError, match="not a chat completion"):
             await p.converse(request())
     finally:
         await p.aclose()
-    assert len(openai_server.requests) == 1
+    assert len(openai_server.requests) == 1  # an incompatible server: no retry
+
+
+@pytest.mark.parametrize(
+    "reply", [Reply(raw=b"{this is not json"), Reply(raw=b"")], ids=["malformed", "empty"]
+)
+async def test_a_body_that_is_not_json_is_retried(
+    reply: Reply, openai_server: OpenAIServer
+) -> None:
+    openai_server.enqueue(reply)
+    p = make_provider(openai_server)
+    try:
+        answer = await p.converse(request())
+    finally:
+        await p.aclose()
+    assert answer.outputs[0].choices[0].message.content.startswith("echo: ")
+    assert len(openai_server.requests) == 2  # a cut-short body is a glitch: retried
+
+
+async def test_a_body_that_is_never_json_is_unavailable_after_retries(
+    openai_server: OpenAIServer,
+) -> None:
+    openai_server.default = Reply(raw=b"<html>oops</html>")
+    p = make_provider(openai_server)
+    try:
+        with pytest.raises(errors.UpstreamUnavailableError, match="malformed JSON"):
+            await p.converse(request())
+    finally:
+        await p.aclose()
+    assert len(openai_server.requests) == 3  # maxRetries 2
 
 
 async def test_connection_refused_is_unavailable_after_retries() -> None:
@@ -308,6 +334,8 @@ async def test_the_key_never_appears_in_logs_or_errors(
         Reply(
             status=429, headers={"Retry-After": "0"}, body=error_body(429, f"slow down {override}")
         ),
+        Reply(raw=b"{garbage"),  # not JSON: retried, so three of them
+        Reply(raw=b"{garbage"),
         Reply(raw=b"{garbage"),
         Reply(status=500, body={"error": KEY}),
         Reply(status=500, body={"error": KEY}),

@@ -64,12 +64,22 @@ def classify(exc: Exception, *, key: str, endpoint: str) -> Failure:
             retry_reason="connection",
             outcome="connection",
         )
-    if isinstance(exc, openai.APIResponseValidationError | ValueError):
-        # The SDK raises json's ValueError as it is when the body is not JSON.
+    if isinstance(exc, openai.APIResponseValidationError):
+        # Well-formed JSON of the wrong shape: an incompatible server, not a glitch.
+        return Failure(
+            UpstreamUnavailableError(
+                f"the upstream at {endpoint} answered with JSON that is not a chat completion"
+            ),
+            outcome="malformed",
+        )
+    if isinstance(exc, ValueError):
+        # The SDK raises json's ValueError as it is when the body is not JSON: most
+        # often a body cut short by a proxy or an overloaded server, so worth a retry.
         return Failure(
             UpstreamUnavailableError(
                 f"the upstream at {endpoint} answered with malformed JSON, not a chat completion"
             ),
+            retry_reason="malformed",
             outcome="malformed",
         )
     if isinstance(exc, openai.OpenAIError):
