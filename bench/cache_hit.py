@@ -19,7 +19,8 @@ PROMPT = "Summarise the plot of Hamlet in three sentences, for a ten-year-old re
 def _request() -> pb.ConversationConverseRequest:
     req = pb.ConversationConverseRequest()
     req.messages.items.add(
-        role=pb.CONVERSATION_ROLE_HUMAN, parts=[pb.ConversationContentPart(text=pb.ConversationTextPart(text=PROMPT))]
+        role=pb.CONVERSATION_ROLE_HUMAN,
+        parts=[pb.ConversationContentPart(text=pb.ConversationTextPart(text=PROMPT))],
     )
     return req
 
@@ -29,13 +30,22 @@ async def run(*, rounds: int, total: int) -> tuple[list[Row], dict[str, Samples]
         work = Path(tmp)
         with ComponentProcess(work / "s", args=["--log-level", "warning"]) as component:
             client = ComponentClient(component.socket)
-            await client.init("bench", {"provider": "echo", "cacheTTL": "1h", "cacheDir": str(work / "cache")})
+            await client.init(
+                "bench", {"provider": "echo", "cacheTTL": "1h", "cacheDir": str(work / "cache")}
+            )
             first = await client.converse("bench", _request())
             await client.close()
             (work / "response.bin").write_bytes(first.SerializeToString())
             floor_socket = work / "s" / "floor.sock"
             floor = subprocess.Popen(
-                [sys.executable, "-m", "bench.floor_server", str(floor_socket), str(work / "response.bin")], cwd=ROOT
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.floor_server",
+                    str(floor_socket),
+                    str(work / "response.bin"),
+                ],
+                cwd=ROOT,
             )
             try:
                 while not floor_socket.exists():
@@ -43,9 +53,14 @@ async def run(*, rounds: int, total: int) -> tuple[list[Row], dict[str, Samples]
                 ours = ConverseTarget(component.socket, _request(), "bench")
                 bare = ConverseTarget(floor_socket, _request(), "bench")
                 assert (await ours.call()) == (await bare.call())
-                samples = await alternate({"floor": bare.call, "pyllm cache hit": ours.call}, rounds=rounds)
+                samples = await alternate(
+                    {"floor": bare.call, "pyllm cache hit": ours.call}, rounds=rounds
+                )
                 rps = await alternating_throughput(
-                    {"floor": bare.call, "pyllm cache hit": ours.call}, concurrency=32, total=total, rounds=3
+                    {"floor": bare.call, "pyllm cache hit": ours.call},
+                    concurrency=32,
+                    total=total,
+                    rounds=3,
                 )
                 await ours.close()
                 await bare.close()
@@ -56,8 +71,20 @@ async def run(*, rounds: int, total: int) -> tuple[list[Row], dict[str, Samples]
     ratio = hit.p50 / base.p50
     tput = rps["pyllm cache hit"] / rps["floor"]
     rows = [
-        Row("1 cache hit", "p50 floor / hit", f"{base.p50 * 1e3:.3f} / {hit.p50 * 1e3:.3f} ms", "", None),
-        Row("1 cache hit", "p99 floor / hit", f"{base.p99 * 1e3:.3f} / {hit.p99 * 1e3:.3f} ms", "", None),
+        Row(
+            "1 cache hit",
+            "p50 floor / hit",
+            f"{base.p50 * 1e3:.3f} / {hit.p50 * 1e3:.3f} ms",
+            "",
+            None,
+        ),
+        Row(
+            "1 cache hit",
+            "p99 floor / hit",
+            f"{base.p99 * 1e3:.3f} / {hit.p99 * 1e3:.3f} ms",
+            "",
+            None,
+        ),
         Row("1 cache hit", "p50 ratio hit/floor", f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5),
         Row(
             "1 cache hit",

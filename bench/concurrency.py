@@ -22,7 +22,8 @@ KEY = "sk-bench-not-a-secret"
 def _request(text: str) -> pb.ConversationConverseRequest:
     req = pb.ConversationConverseRequest()
     req.messages.items.add(
-        role=pb.CONVERSATION_ROLE_HUMAN, parts=[pb.ConversationContentPart(text=pb.ConversationTextPart(text=text))]
+        role=pb.CONVERSATION_ROLE_HUMAN,
+        parts=[pb.ConversationContentPart(text=pb.ConversationTextPart(text=text))],
     )
     return req
 
@@ -63,7 +64,9 @@ async def run_concurrency(*, calls: int = 2000, delay: float = 0.5) -> list[Row]
             settings = {"provider": "openai", "endpoint": up.base_url, "key": KEY, "timeout": "30s"}
             await client.init("bench", settings)
             await client.close()
-            targets = [ConverseTarget(component.socket, _request(f"call {i}"), "bench") for i in range(4)]
+            targets = [
+                ConverseTarget(component.socket, _request(f"call {i}"), "bench") for i in range(4)
+            ]
             await asyncio.gather(*(t.call() for t in targets))  # connect and warm up
             assert component.proc is not None
             with _PeakRss(component.proc.pid) as rss:
@@ -78,7 +81,13 @@ async def run_concurrency(*, calls: int = 2000, delay: float = 0.5) -> list[Row]
     failed = [r for r in results if isinstance(r, BaseException)]
     ok = calls - len(failed)
     return [
-        Row("4 concurrency", f"{calls} calls, upstream {delay * 1e3:.0f} ms: succeeded", f"{ok}/{calls}", "all", ok == calls),
+        Row(
+            "4 concurrency",
+            f"{calls} calls, upstream {delay * 1e3:.0f} ms: succeeded",
+            f"{ok}/{calls}",
+            "all",
+            ok == calls,
+        ),
         Row("4 concurrency", "total time", f"{elapsed:.2f} s", "<= 1.5 s", elapsed <= 1.5),
         Row("4 concurrency", "peak upstream concurrency", str(peak_in_flight), "", None),
         Row("4 concurrency", "peak RSS of the component", f"{rss.peak / 2**20:.0f} MB", "", None),
@@ -102,13 +111,21 @@ async def run_coalescing(*, calls: int = 200, delay: float = 0.5) -> list[Row]:
             await target.stub.Ping(pb.ConversationPingRequest())
             before = up.stats().get("requests", 0)
             started = time.perf_counter()
-            results = await asyncio.gather(*(target.call() for _ in range(calls)), return_exceptions=True)
+            results = await asyncio.gather(
+                *(target.call() for _ in range(calls)), return_exceptions=True
+            )
             elapsed = time.perf_counter() - started
             upstream_calls = up.stats().get("requests", 0) - before
             await target.close()
     ok = sum(not isinstance(r, BaseException) for r in results)
     return [
-        Row("5 coalescing", f"{calls} identical calls: succeeded", f"{ok}/{calls}", "all", ok == calls),
+        Row(
+            "5 coalescing",
+            f"{calls} identical calls: succeeded",
+            f"{ok}/{calls}",
+            "all",
+            ok == calls,
+        ),
         Row("5 coalescing", "upstream calls", str(upstream_calls), "1", upstream_calls == 1),
         Row(
             "5 coalescing",

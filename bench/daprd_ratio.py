@@ -33,7 +33,9 @@ async def run(*, rounds: int) -> tuple[list[Row], dict[str, Samples]]:
                 async def theirs() -> None:
                     (await client.post(url.format("echo"), json=BODY)).raise_for_status()
 
-                samples = await alternate({"daprd echo": theirs, "daprd pyllm": ours}, rounds=rounds)
+                samples = await alternate(
+                    {"daprd echo": theirs, "daprd pyllm": ours}, rounds=rounds
+                )
                 await client.aclose()
     ratio = samples["daprd pyllm"].p50 / samples["daprd echo"].p50
     return [

@@ -26,7 +26,9 @@ async def serve(socket: Path, response: pb.ConversationConverseResponse) -> None
         del request, context
         return response
 
-    async def ping(request: pb.ConversationPingRequest, context: grpc.aio.ServicerContext) -> pb.ConversationPingResponse:
+    async def ping(
+        request: pb.ConversationPingRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ConversationPingResponse:
         del request, context
         return pb.ConversationPingResponse()
 

@@ -19,7 +19,9 @@ __all__ = ["ConverseTarget", "throughput"]
 class ConverseTarget:
     """One channel to one socket, sending one fixed request."""
 
-    def __init__(self, socket: Path, request: pb.ConversationConverseRequest, instance: str) -> None:
+    def __init__(
+        self, socket: Path, request: pb.ConversationConverseRequest, instance: str
+    ) -> None:
         self.channel = grpc.aio.insecure_channel(f"unix:{socket}")
         self.stub = pb_grpc.ConversationStub(self.channel)
         self.request = request
@@ -32,7 +34,9 @@ class ConverseTarget:
         await self.channel.close()
 
 
-async def throughput(call: Callable[[], Awaitable[object]], *, concurrency: int, total: int) -> float:
+async def throughput(
+    call: Callable[[], Awaitable[object]], *, concurrency: int, total: int
+) -> float:
     """Calls per second with ``concurrency`` callers sharing ``total`` calls."""
     remaining = total
 

@@ -20,7 +20,8 @@ TEXT = "What is the capital of Norway?"
 def _request() -> pb.ConversationConverseRequest:
     req = pb.ConversationConverseRequest()
     req.messages.items.add(
-        role=pb.CONVERSATION_ROLE_HUMAN, parts=[pb.ConversationContentPart(text=pb.ConversationTextPart(text=TEXT))]
+        role=pb.CONVERSATION_ROLE_HUMAN,
+        parts=[pb.ConversationContentPart(text=pb.ConversationTextPart(text=TEXT))],
     )
     return req
 
@@ -29,7 +30,10 @@ async def run(*, rounds: int, total: int) -> tuple[list[Row], dict[str, Samples]
     with upstream() as up, tempfile.TemporaryDirectory(prefix="pyllm-bench-") as tmp:
         with ComponentProcess(Path(tmp) / "s", args=["--log-level", "warning"]) as component:
             client = ComponentClient(component.socket)
-            await client.init("bench", {"provider": "openai", "endpoint": up.base_url, "key": KEY, "model": "gpt-4o-mini"})
+            await client.init(
+                "bench",
+                {"provider": "openai", "endpoint": up.base_url, "key": KEY, "model": "gpt-4o-mini"},
+            )
             await client.close()
             ours = ConverseTarget(component.socket, _request(), "bench")
             sdk = AsyncOpenAI(api_key=KEY, base_url=up.base_url, max_retries=0)
@@ -39,9 +43,14 @@ async def run(*, rounds: int, total: int) -> tuple[list[Row], dict[str, Samples]
                     model="gpt-4o-mini", messages=[{"role": "user", "content": TEXT}]
                 )
 
-            samples = await alternate({"openai SDK direct": direct, "pyllm miss path": ours.call}, rounds=rounds)
+            samples = await alternate(
+                {"openai SDK direct": direct, "pyllm miss path": ours.call}, rounds=rounds
+            )
             rps = await alternating_throughput(
-                {"openai SDK direct": direct, "pyllm miss path": ours.call}, concurrency=32, total=total, rounds=3
+                {"openai SDK direct": direct, "pyllm miss path": ours.call},
+                concurrency=32,
+                total=total,
+                rounds=3,
             )
             await ours.close()
             await sdk.close()
@@ -49,8 +58,16 @@ async def run(*, rounds: int, total: int) -> tuple[list[Row], dict[str, Samples]
     overhead_ms = (ours_s.p50 - direct_s.p50) * 1e3
     ratio = rps["pyllm miss path"] / rps["openai SDK direct"]
     return [
-        Row("2 miss path", "p50 SDK direct / pyllm", f"{direct_s.p50 * 1e3:.2f} / {ours_s.p50 * 1e3:.2f} ms", "", None),
-        Row("2 miss path", "p50 overhead", f"{overhead_ms:+.2f} ms", "<= +1 ms", overhead_ms <= 1.0),
+        Row(
+            "2 miss path",
+            "p50 SDK direct / pyllm",
+            f"{direct_s.p50 * 1e3:.2f} / {ours_s.p50 * 1e3:.2f} ms",
+            "",
+            None,
+        ),
+        Row(
+            "2 miss path", "p50 overhead", f"{overhead_ms:+.2f} ms", "<= +1 ms", overhead_ms <= 1.0
+        ),
         Row(
             "2 miss path",
             "throughput @32 SDK / pyllm",

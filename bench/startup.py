@@ -18,7 +18,9 @@ def run(*, starts: int) -> list[Row]:
     rss: list[float] = []
     for i in range(starts):
         with tempfile.TemporaryDirectory(prefix="pyllm-bench-") as tmp:
-            proc = ComponentProcess(Path(tmp) / "s", name=f"start{i}", args=["--log-level", "warning"])
+            proc = ComponentProcess(
+                Path(tmp) / "s", name=f"start{i}", args=["--log-level", "warning"]
+            )
             started = time.perf_counter()
             proc.start(timeout=60)
             durations.append(time.perf_counter() - started)
@@ -32,6 +34,14 @@ def run(*, starts: int) -> list[Row]:
             proc.stop()
     start, memory = statistics.median(durations), statistics.median(rss)
     return [
-        Row("7 start", "start -> socket answers (median)", f"{start:.2f} s", "<= 2 s", start <= 2.0),
-        Row("7 start", "idle RSS incl. workers (median)", f"{memory:.0f} MB", "<= 250 MB", memory <= 250),
+        Row(
+            "7 start", "start -> socket answers (median)", f"{start:.2f} s", "<= 2 s", start <= 2.0
+        ),
+        Row(
+            "7 start",
+            "idle RSS incl. workers (median)",
+            f"{memory:.0f} MB",
+            "<= 250 MB",
+            memory <= 250,
+        ),
     ]

@@ -107,7 +107,9 @@ class Upstream:
             if kind == "drop":
                 return False
             if kind == "500":
-                await self._send(writer, 500, b'{"error":{"message":"upstream exploded","type":"server_error"}}')
+                await self._send(
+                    writer, 500, b'{"error":{"message":"upstream exploded","type":"server_error"}}'
+                )
             elif kind == "429":
                 await self._send(
                     writer,
@@ -120,16 +122,25 @@ class Upstream:
             else:
                 request = json.loads(body)
                 text = str(request["messages"][-1].get("content", ""))
-                await self._send(writer, 200, _completion(request.get("model", "bench"), f"echo: {text}"))
+                await self._send(
+                    writer, 200, _completion(request.get("model", "bench"), f"echo: {text}")
+                )
             return True
         finally:
             self.in_flight -= 1
 
     @staticmethod
     async def _send(
-        writer: asyncio.StreamWriter, status: int, payload: bytes, extra: dict[str, str] | None = None
+        writer: asyncio.StreamWriter,
+        status: int,
+        payload: bytes,
+        extra: dict[str, str] | None = None,
     ) -> None:
-        head = [f"HTTP/1.1 {status} X", "Content-Type: application/json", f"Content-Length: {len(payload)}"]
+        head = [
+            f"HTTP/1.1 {status} X",
+            "Content-Type: application/json",
+            f"Content-Length: {len(payload)}",
+        ]
         head += [f"{k}: {v}" for k, v in (extra or {}).items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
         await writer.drain()

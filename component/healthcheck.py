@@ -30,7 +30,7 @@ def check(socket: Path, *, timeout: float = 3.0) -> str | None:
                 health_pb2.HealthCheckRequest(service=""), timeout=timeout
             )
         except grpc.RpcError as exc:
-            return f"health check failed: {exc.code().name}"  # type: ignore[attr-defined]
+            return f"health check failed: {exc.code().name}"
     if answer.status != health_pb2.HealthCheckResponse.SERVING:
         return f"not serving: {health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)}"
     return None

@@ -353,4 +353,4 @@ def test_daprd_variable_wins_over_the_injector_one() -> None:
     env = {"DAPR_COMPONENTS_SOCKETS_FOLDER": "/a", "DAPR_COMPONENT_SOCKETS_FOLDER": "/b"}
     assert sockets_folder_from_env(env) == Path("/a")
     assert sockets_folder_from_env({"DAPR_COMPONENT_SOCKETS_FOLDER": "/b"}) == Path("/b")
-    assert sockets_folder_from_env({}) == Path("/tmp/dapr-components-sockets")  # noqa: S108
+    assert sockets_folder_from_env({}) == Path("/tmp/dapr-components-sockets")
