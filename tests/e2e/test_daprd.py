@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from dapr.clients import DaprClient
 from dapr.clients.grpc import conversation
 
 from tests.e2e.conftest import Stack
+from tests.support.component import ROOT, ComponentProcess
+from tests.support.daprd import Daprd
 from tests.support.openai_server import Reply, error_body
 from tests.support.sensitive import API_KEYS
 
@@ -315,3 +319,25 @@ def test_an_upstream_error_reaches_the_client_with_the_providers_words(stack: St
     assert body["errorCode"] == "ERR_CONVERSATION_INVOKE"
     assert "messages[0].content is too long" in body["message"]
     assert API_KEYS[0] not in answer.text
+
+
+def test_the_example_components_load_in_daprd(tmp_path: Path) -> None:
+    """Every example YAML in components/examples is accepted by daprd and pyllm's Init.
+
+    The redis example is left out: its Init would resolve a host that is not here.
+    """
+    examples = ROOT / "components" / "examples"
+    resources = {
+        p.name: p.read_text() for p in examples.glob("*.yaml") if p.name != "redis-cache.yaml"
+    }
+    env = {"OPENAI_API_KEY": API_KEYS[0], "AZURE_OPENAI_API_KEY": API_KEYS[2]}
+    with (
+        ComponentProcess(tmp_path / "s", args=["--no-pii-preload"]),
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        for name, value in env.items():
+            patch.setenv(name, value)
+        with Daprd(tmp_path, sockets_folder=tmp_path / "s", resources=resources) as daprd:
+            loaded = httpx.get(f"{daprd.http_url}/v1.0/metadata", timeout=10).json()["components"]
+    pyllm = {c["name"] for c in loaded if c["type"] == "conversation.pyllm"}
+    assert pyllm == {"openai", "azure-openai", "ollama", "private-chat"}
