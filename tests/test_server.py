@@ -354,3 +354,23 @@ def test_daprd_variable_wins_over_the_injector_one() -> None:
     assert sockets_folder_from_env(env) == Path("/a")
     assert sockets_folder_from_env({"DAPR_COMPONENT_SOCKETS_FOLDER": "/b"}) == Path("/b")
     assert sockets_folder_from_env({}) == Path("/tmp/dapr-components-sockets")
+
+
+async def test_sigterm_under_load_drains_every_in_flight_call(
+    component: ComponentProcess, client: ComponentClient
+) -> None:
+    await client.init("slow", {"echoDelay": "1s"})
+    calls = [
+        asyncio.create_task(
+            client.converse("slow", converse_request(text(pb.CONVERSATION_ROLE_HUMAN, f"call {i}")))
+        )
+        for i in range(60)
+    ]
+    await asyncio.sleep(0.5)
+    component.signal(signal.SIGTERM)
+    answers = await asyncio.gather(*calls)
+    assert [a.outputs[0].choices[0].message.content for a in answers] == [
+        f"call {i}" for i in range(60)
+    ]
+    assert await asyncio.to_thread(component.wait, 10) == 0
+    assert not component.socket.exists()

@@ -46,6 +46,10 @@ class ComponentProcess:
         self.log_path = log_path or sockets_folder.parent / f"{name}-component.log"
         # No Prometheus endpoint unless a test asks: parallel processes would share a port.
         self._args = list(args) if "--metrics-port" in args else [*args, "--metrics-port", "0"]
+        # No background PII warm-up unless a test asks: it costs seconds of CPU per
+        # process, and an Init that scrubs builds the engine on demand anyway.
+        if not any(a.startswith(("--pii-", "--no-pii-")) for a in self._args):
+            self._args.append("--no-pii-preload")
         self._env = dict(env or {})
         self._folder_flag = folder_flag
         self.proc: subprocess.Popen[bytes] | None = None
