@@ -29,7 +29,8 @@ typecheck: setup
 	.venv/bin/mypy
 
 test-go: daprd
-	cd daprd && gofmt -l . | tee /dev/stderr | (! read) && go vet ./... && go test -count=1 ./...
+	cd daprd && test -z "$$(gofmt -l .)" || { echo "gofmt: $$(gofmt -l .)"; exit 1; }
+	cd daprd && go vet ./... && go test -count=1 ./...
 
 test-py: setup daprd
 	.venv/bin/pytest
