@@ -13,7 +13,13 @@ from pathlib import Path
 from component.errors import PiiEngineError
 from component.logs import configure_logging
 from component.resources import ProcessResources
-from component.server import ServeOptions, StartupError, serve, sockets_folder_from_env
+from component.server import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    ServeOptions,
+    StartupError,
+    serve,
+    sockets_folder_from_env,
+)
 from component.warmup import start_warmup
 
 __all__ = ["main", "parse_args"]
@@ -48,6 +54,16 @@ def _workers(text: str) -> int:
         value = -1
     if not 0 <= value <= 64:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (0 to 64)")
+    return value
+
+
+def _request_bytes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1024 <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size in bytes (1024 to 2147483647)")
     return value
 
 
@@ -115,6 +131,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "processes that never scrub)",
     )
     parser.add_argument(
+        "--max-request-bytes",
+        type=_request_bytes,
+        default=DEFAULT_MAX_REQUEST_BYTES,
+        help="larger converse requests are refused with RESOURCE_EXHAUSTED naming both "
+        f"sizes (default: {DEFAULT_MAX_REQUEST_BYTES} = 16 MiB)",
+    )
+    parser.add_argument(
         "--otlp-endpoint",
         default=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
         help="OTLP/HTTP collector URL for GenAI spans, e.g. http://otel-collector:4318 "
@@ -132,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         grace_period=args.grace_period,
         metrics_port=args.metrics_port,
         otlp_endpoint=args.otlp_endpoint,
+        max_request_bytes=args.max_request_bytes,
     )
     resources = ProcessResources(redactor=redactor)
     try:

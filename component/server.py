@@ -33,6 +33,7 @@ from component.servicer import ConversationServicer, add_to_server
 from component.tracing import Tracing
 
 __all__ = [
+    "DEFAULT_MAX_REQUEST_BYTES",
     "DEFAULT_SOCKETS_FOLDER",
     "SERVICE_NAME",
     "ServeOptions",
@@ -45,6 +46,18 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = conversation_pb2.DESCRIPTOR.services_by_name["Conversation"].full_name
 DEFAULT_SOCKETS_FOLDER = "/tmp/dapr-components-sockets"  # noqa: S108 - Dapr's default
+
+
+# gRPC core cancels calls waiting for a handler once more than 1,000 are pending
+# ("Too many pending requests for this server"): a burst from daprd larger than
+# that would lose calls while the event loop catches up. Calls are small; queue them.
+_PENDING_OPTIONS = (
+    ("grpc.server.max_pending_requests", 100_000),
+    ("grpc.server.max_pending_requests_hard_limit", 200_000),
+)
+#: Larger requests are refused with RESOURCE_EXHAUSTED naming both sizes (gRPC's
+#: default is 4 MiB, short for long-context prompts).
+DEFAULT_MAX_REQUEST_BYTES = 16 * 2**20
 
 
 class StartupError(PyllmError):
@@ -71,6 +84,7 @@ class ServeOptions:
     metrics_address: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes the pod IP
     #: OTLP/HTTP collector base URL for GenAI spans; ``None`` exports nothing.
     otlp_endpoint: str | None = None
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
 
     @property
     def socket_path(self) -> Path:
@@ -126,7 +140,9 @@ async def serve(
     resources = resources or ProcessResources()
     instances = InstanceRegistry(lambda name, meta: build_pipeline(name, meta, resources))
 
-    server = grpc.aio.server()
+    server = grpc.aio.server(
+        options=(*_PENDING_OPTIONS, ("grpc.max_receive_message_length", options.max_request_bytes))
+    )
     tracing = Tracing(otlp_endpoint=options.otlp_endpoint)
     add_to_server(ConversationServicer(instances, resources.metrics, tracing), server)
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # stubs lag

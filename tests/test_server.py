@@ -374,3 +374,30 @@ async def test_sigterm_under_load_drains_every_in_flight_call(
     ]
     assert await asyncio.to_thread(component.wait, 10) == 0
     assert not component.socket.exists()
+
+
+async def test_an_oversized_request_is_refused_saying_so(sockets_folder: Path) -> None:
+    with ComponentProcess(sockets_folder, args=["--max-request-bytes", "65536"]) as proc:
+        client = ComponentClient(proc.socket)
+        await client.init("pyllm", {})
+        fits = converse_request(text(pb.CONVERSATION_ROLE_HUMAN, "x" * 60_000))
+        assert (await client.converse("pyllm", fits)).outputs[0].choices[0].message.content
+        too_big = converse_request(text(pb.CONVERSATION_ROLE_HUMAN, "x" * 70_000))
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await client.converse("pyllm", too_big)
+        await client.close()
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "larger than max" in info.value.details()
+    assert "65536" in info.value.details()
+
+
+async def test_a_burst_larger_than_grpcs_pending_queue_loses_no_call(
+    component: ComponentProcess, client: ComponentClient
+) -> None:
+    # gRPC core would cancel calls beyond 1,000 waiting for a handler; none may be lost.
+    await client.init("burst", {"echoDelay": "200ms"})
+    requests = [converse_request(text(pb.CONVERSATION_ROLE_HUMAN, f"b{i}")) for i in range(2500)]
+    answers = await asyncio.gather(*(client.converse("burst", r, timeout=120) for r in requests))
+    assert [a.outputs[0].choices[0].message.content for a in answers] == [
+        f"b{i}" for i in range(2500)
+    ]
