@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import cache_hit, concurrency, daprd_ratio, miss_path, startup
+from bench import cache_hit, concurrency, daprd_ratio, miss_path, pii_section, startup
 from bench.common import RESULTS, Row, Samples, table, write_results
 
 PLOT = RESULTS.parent / "latency.png"
@@ -68,6 +68,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
         rows += await concurrency.run_concurrency()
     if "coalescing" in wanted:
         rows += await concurrency.run_coalescing()
+    if "pii" in wanted:
+        rows += await pii_section.run(runs=20 if args.quick else 60)
     if "start" in wanted:
         rows += startup.run(starts=3 if args.quick else 5)
     print(table(rows))

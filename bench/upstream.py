@@ -93,6 +93,8 @@ class Upstream:
                     return
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            return  # the server is stopping while this call hangs on purpose
         finally:
             writer.close()
 
