@@ -78,6 +78,7 @@ async def run_concurrency(*, calls: int = 2000, delay: float = 0.5) -> list[Row]
             for t in targets:
                 await t.close()
             peak_in_flight = up.stats().get("peak_in_flight", 0)
+            direct = await _direct_sdk(up.base_url, calls)
     failed = [r for r in results if isinstance(r, BaseException)]
     ok = calls - len(failed)
     return [
@@ -89,9 +90,36 @@ async def run_concurrency(*, calls: int = 2000, delay: float = 0.5) -> list[Row]
             ok == calls,
         ),
         Row("4 concurrency", "total time", f"{elapsed:.2f} s", "<= 1.5 s", elapsed <= 1.5),
+        Row(
+            "4 concurrency",
+            "the openai SDK alone, same calls, same upstream",
+            f"{direct:.2f} s",
+            "",
+            None,
+        ),
         Row("4 concurrency", "peak upstream concurrency", str(peak_in_flight), "", None),
         Row("4 concurrency", "peak RSS of the component", f"{rss.peak / 2**20:.0f} MB", "", None),
     ]
+
+
+async def _direct_sdk(base_url: str, calls: int) -> float:
+    """The same burst sent by the openai SDK in this process: what the SDK alone costs."""
+    from openai import AsyncOpenAI
+
+    sdk = AsyncOpenAI(api_key=KEY, base_url=base_url, max_retries=0, timeout=30)
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                sdk.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": f"call {i}"}]
+                )
+                for i in range(calls)
+            )
+        )
+        return time.perf_counter() - started
+    finally:
+        await sdk.close()
 
 
 async def run_coalescing(*, calls: int = 200, delay: float = 0.5) -> list[Row]:

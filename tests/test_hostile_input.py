@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from component.errors import PyllmError
 from component.pb import conversation_pb2 as pb
 from component.providers.echo import EchoProvider
-from component.servicer import from_response, status_for, to_request
+from component.servicer import status_for
+from component.wire import from_response, to_request
 from tests.support.component import ComponentClient, ComponentProcess
 
 ODD_TEXT = st.text(
