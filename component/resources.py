@@ -31,7 +31,7 @@ class ProcessResources:
     #: PII analyzers by configuration and their worker processes; cheap until
     #: started (the CLI starts it before the socket appears).
     pii: PiiEngine = field(default_factory=PiiEngine)
-    #: Set when no start-up warm-up is importing: pipelines are built only then,
-    #: because two threads importing the same packages at once can see them half
-    #: initialised.
+    #: Set when the start-up warm-up has imported the provider SDKs: pipelines are
+    #: built only then, because two threads importing the same packages at once can
+    #: see them half initialised.
     warm: threading.Event = field(default_factory=_set_event)

@@ -49,7 +49,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ).read_text(),
     }
     with (
-        ComponentProcess(sockets, args=["--log-level", "debug"]) as component,
+        # As deployed: the PII warm-up runs in the background while daprd initialises.
+        ComponentProcess(sockets, args=["--log-level", "debug", "--pii-preload"]) as component,
         pytest.MonkeyPatch.context() as env,
     ):
         daprd = Daprd(work, sockets_folder=sockets, resources=resources)
