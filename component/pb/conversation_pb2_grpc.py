@@ -91,6 +91,9 @@ class ConversationServicer:
 
     def Converse(self, request, context):
         """Converse runs one conversation request, as daprd's Converse does.
+        FAILED_PRECONDITION means only "this instance was never initialised" (the
+        component restarted since daprd's Init): the daprd bridge then calls Init
+        again with the metadata it kept and retries the call once.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -61,7 +61,11 @@ class ConversationStub:
     Ping: _grpc.UnaryUnaryMultiCallable[_conversation_pb2.ConversationPingRequest, _conversation_pb2.ConversationPingResponse]
     """Ping reports that the component process is alive."""
     Converse: _grpc.UnaryUnaryMultiCallable[_conversation_pb2.ConversationConverseRequest, _conversation_pb2.ConversationConverseResponse]
-    """Converse runs one conversation request, as daprd's Converse does."""
+    """Converse runs one conversation request, as daprd's Converse does.
+    FAILED_PRECONDITION means only "this instance was never initialised" (the
+    component restarted since daprd's Init): the daprd bridge then calls Init
+    again with the metadata it kept and retries the call once.
+    """
 
 @_typing.type_check_only
 class ConversationAsyncStub(ConversationStub):
@@ -79,7 +83,11 @@ class ConversationAsyncStub(ConversationStub):
     Ping: _aio.UnaryUnaryMultiCallable[_conversation_pb2.ConversationPingRequest, _conversation_pb2.ConversationPingResponse]  # type: ignore[assignment]
     """Ping reports that the component process is alive."""
     Converse: _aio.UnaryUnaryMultiCallable[_conversation_pb2.ConversationConverseRequest, _conversation_pb2.ConversationConverseResponse]  # type: ignore[assignment]
-    """Converse runs one conversation request, as daprd's Converse does."""
+    """Converse runs one conversation request, as daprd's Converse does.
+    FAILED_PRECONDITION means only "this instance was never initialised" (the
+    component restarted since daprd's Init): the daprd bridge then calls Init
+    again with the metadata it kept and retries the call once.
+    """
 
 class ConversationServicer(metaclass=_abc_1.ABCMeta):
     """Conversation is a pluggable conversation component (Dapr's Conversation API).
@@ -118,6 +126,10 @@ class ConversationServicer(metaclass=_abc_1.ABCMeta):
         request: _conversation_pb2.ConversationConverseRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_conversation_pb2.ConversationConverseResponse, _abc.Awaitable[_conversation_pb2.ConversationConverseResponse]]:
-        """Converse runs one conversation request, as daprd's Converse does."""
+        """Converse runs one conversation request, as daprd's Converse does.
+        FAILED_PRECONDITION means only "this instance was never initialised" (the
+        component restarted since daprd's Init): the daprd bridge then calls Init
+        again with the metadata it kept and retries the call once.
+        """
 
 def add_ConversationServicer_to_server(servicer: ConversationServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

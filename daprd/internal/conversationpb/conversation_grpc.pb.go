@@ -58,6 +58,9 @@ type ConversationClient interface {
 	// Ping reports that the component process is alive.
 	Ping(ctx context.Context, in *ConversationPingRequest, opts ...grpc.CallOption) (*ConversationPingResponse, error)
 	// Converse runs one conversation request, as daprd's Converse does.
+	// FAILED_PRECONDITION means only "this instance was never initialised" (the
+	// component restarted since daprd's Init): the daprd bridge then calls Init
+	// again with the metadata it kept and retries the call once.
 	Converse(ctx context.Context, in *ConversationConverseRequest, opts ...grpc.CallOption) (*ConversationConverseResponse, error)
 }
 
@@ -125,6 +128,9 @@ type ConversationServer interface {
 	// Ping reports that the component process is alive.
 	Ping(context.Context, *ConversationPingRequest) (*ConversationPingResponse, error)
 	// Converse runs one conversation request, as daprd's Converse does.
+	// FAILED_PRECONDITION means only "this instance was never initialised" (the
+	// component restarted since daprd's Init): the daprd bridge then calls Init
+	// again with the metadata it kept and retries the call once.
 	Converse(context.Context, *ConversationConverseRequest) (*ConversationConverseResponse, error)
 	mustEmbedUnimplementedConversationServer()
 }
