@@ -10,7 +10,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from component.errors import PiiEngineError
 from component.logs import configure_logging
 from component.resources import ProcessResources
 from component.server import (
@@ -168,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ),
             )
         )
-    except (StartupError, PiiEngineError) as exc:
+    except StartupError as exc:
         log.error("cannot start: %s", exc)  # noqa: TRY400 - the message says it all
         return 2
     finally:

@@ -1,14 +1,15 @@
 """pyllm's exceptions.
 
-The tree (the servicer maps each to one gRPC status code, in one place)::
+The tree (the servicer maps each to one gRPC status code, in one place; a
+request over ``--max-request-bytes`` is refused by gRPC itself, before any of
+this, with RESOURCE_EXHAUSTED)::
 
     PyllmError
     ├── InvalidSettingError      a component setting is wrong      INVALID_ARGUMENT
     ├── InvalidRequestError      a converse request is unusable    INVALID_ARGUMENT
     ├── UnknownInstanceError     no Init for this instance yet     FAILED_PRECONDITION
     ├── PermissionDeniedError    a refused per-request override    PERMISSION_DENIED
-    ├── RequestTooLargeError     over a configured size limit      RESOURCE_EXHAUSTED
-    ├── PiiEngineError           PII scrubbing could not run       INTERNAL
+    ├── PiiEngineError           PII scrubbing could not run       UNAVAILABLE
     └── ProviderError            the upstream call failed          (by kind, below)
         ├── UpstreamBadRequestError      400                       INVALID_ARGUMENT
         ├── UpstreamAuthenticationError  401                       UNAUTHENTICATED
@@ -31,7 +32,6 @@ __all__ = [
     "PiiEngineError",
     "ProviderError",
     "PyllmError",
-    "RequestTooLargeError",
     "UnknownInstanceError",
     "UpstreamAuthenticationError",
     "UpstreamBadRequestError",
@@ -71,10 +71,6 @@ class UnknownInstanceError(PyllmError):
 
 class PermissionDeniedError(PyllmError):
     """The operator's settings forbid what the request asks for."""
-
-
-class RequestTooLargeError(PyllmError):
-    """The request is over a configured size limit."""
 
 
 class PiiEngineError(PyllmError):

@@ -42,7 +42,8 @@ _STATUS: tuple[tuple[type[errors.PyllmError], grpc.StatusCode], ...] = (
     (errors.InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.UnknownInstanceError, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
-    (errors.RequestTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    # A worker died (and is being replaced): worth a retry, like an upstream outage.
+    (errors.PiiEngineError, grpc.StatusCode.UNAVAILABLE),
     (errors.UpstreamBadRequestError, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.UpstreamAuthenticationError, grpc.StatusCode.UNAUTHENTICATED),
     (errors.UpstreamPermissionError, grpc.StatusCode.PERMISSION_DENIED),
