@@ -133,8 +133,8 @@ class ConversationServicer(pb_grpc.ConversationServicer):
         except DecodeError as exc:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"the request could not be decoded ({exc}); "
-                "protobuf allows at most 100 levels of nesting, "
+                f"the request could not be decoded ({exc}): every string must be valid "
+                "UTF-8, and protobuf allows at most 100 levels of nesting, "
                 "for example in a tool's JSON schema",
             )
         return await self.Converse(request, context)

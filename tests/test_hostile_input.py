@@ -243,3 +243,25 @@ async def test_the_real_socket_answers_or_refuses_clearly(
         await client.stub.Ping(pb.ConversationPingRequest(), timeout=5)
         await client.close()
         assert proc.proc is not None and proc.proc.poll() is None
+
+
+async def test_invalid_utf8_in_metadata_is_invalid_argument(sockets_folder) -> None:
+    # proto3 strings must be UTF-8; a hand-encoded request carries bytes that are not.
+    message = b"\x08\x01" + _field(2, _field(1, _field(1, b"hi")))
+    metadata = _field(5, _field(1, b"model") + _field(2, b"gpt-\xff\xfe"))
+    with ComponentProcess(sockets_folder) as proc:
+        async with grpc.aio.insecure_channel(f"unix:{proc.socket}") as channel:
+            await ComponentClient(proc.socket).init("pyllm", {})
+            converse = channel.unary_unary(
+                "/dapr.proto.components.v1.Conversation/Converse",
+                response_deserializer=pb.ConversationConverseResponse.FromString,
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await converse(
+                    _field(1, _field(1, message)) + metadata,
+                    metadata=[("x-component-instance", "pyllm")],
+                    timeout=10,
+                )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "the request could not be decoded" in info.value.details()
+    assert "valid UTF-8" in info.value.details()
