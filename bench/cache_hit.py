@@ -9,20 +9,10 @@ import time
 from pathlib import Path
 
 from bench.common import Row, Samples, alternate
-from bench.grpc_load import ConverseTarget, alternating_throughput
-from component.pb import conversation_pb2 as pb
+from bench.grpc_load import ConverseTarget, alternating_throughput, text_request
 from tests.support.component import ROOT, ComponentClient, ComponentProcess
 
 PROMPT = "Summarise the plot of Hamlet in three sentences, for a ten-year-old reader. " * 4
-
-
-def _request() -> pb.ConversationConverseRequest:
-    req = pb.ConversationConverseRequest()
-    req.messages.items.add(
-        role=pb.CONVERSATION_ROLE_HUMAN,
-        parts=[pb.ConversationContentPart(text=pb.ConversationTextPart(text=PROMPT))],
-    )
-    return req
 
 
 async def run(*, rounds: int, total: int) -> tuple[list[Row], dict[str, Samples]]:
@@ -33,7 +23,7 @@ async def run(*, rounds: int, total: int) -> tuple[list[Row], dict[str, Samples]
             await client.init(
                 "bench", {"provider": "echo", "cacheTTL": "1h", "cacheDir": str(work / "cache")}
             )
-            first = await client.converse("bench", _request())
+            first = await client.converse("bench", text_request(PROMPT))
             await client.close()
             (work / "response.bin").write_bytes(first.SerializeToString())
             floor_socket = work / "s" / "floor.sock"
@@ -50,8 +40,8 @@ async def run(*, rounds: int, total: int) -> tuple[list[Row], dict[str, Samples]
             try:
                 while not floor_socket.exists():
                     time.sleep(0.05)
-                ours = ConverseTarget(component.socket, _request(), "bench")
-                bare = ConverseTarget(floor_socket, _request(), "bench")
+                ours = ConverseTarget(component.socket, text_request(PROMPT), "bench")
+                bare = ConverseTarget(floor_socket, text_request(PROMPT), "bench")
                 assert (await ours.call()) == (await bare.call())
                 samples = await alternate(
                     {"floor": bare.call, "pyllm cache hit": ours.call}, rounds=rounds

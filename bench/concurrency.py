@@ -11,21 +11,12 @@ from pathlib import Path
 import psutil
 
 from bench.common import Row
-from bench.grpc_load import ConverseTarget
+from bench.grpc_load import ConverseTarget, text_request
 from bench.processes import upstream
 from component.pb import conversation_pb2 as pb
 from tests.support.component import ComponentClient, ComponentProcess
 
 KEY = "sk-bench-not-a-secret"
-
-
-def _request(text: str) -> pb.ConversationConverseRequest:
-    req = pb.ConversationConverseRequest()
-    req.messages.items.add(
-        role=pb.CONVERSATION_ROLE_HUMAN,
-        parts=[pb.ConversationContentPart(text=pb.ConversationTextPart(text=text))],
-    )
-    return req
 
 
 class _PeakRss:
@@ -65,7 +56,8 @@ async def run_concurrency(*, calls: int = 2000, delay: float = 0.5) -> list[Row]
             await client.init("bench", settings)
             await client.close()
             targets = [
-                ConverseTarget(component.socket, _request(f"call {i}"), "bench") for i in range(4)
+                ConverseTarget(component.socket, text_request(f"call {i}"), "bench")
+                for i in range(4)
             ]
             await asyncio.gather(*(t.call() for t in targets))  # connect and warm up
             assert component.proc is not None
@@ -135,7 +127,7 @@ async def run_coalescing(*, calls: int = 200, delay: float = 0.5) -> list[Row]:
             }
             await client.init("bench", settings)
             await client.close()
-            target = ConverseTarget(component.socket, _request("the same question"), "bench")
+            target = ConverseTarget(component.socket, text_request("the same question"), "bench")
             await target.stub.Ping(pb.ConversationPingRequest())
             before = up.stats().get("requests", 0)
             started = time.perf_counter()

@@ -13,7 +13,17 @@ import grpc
 from component.pb import conversation_pb2 as pb
 from component.pb import conversation_pb2_grpc as pb_grpc
 
-__all__ = ["ConverseTarget", "throughput"]
+__all__ = ["ConverseTarget", "text_request", "throughput"]
+
+
+def text_request(text: str) -> pb.ConversationConverseRequest:
+    """A converse request of one user message."""
+    req = pb.ConversationConverseRequest()
+    req.messages.items.add(
+        role=pb.CONVERSATION_ROLE_HUMAN,
+        parts=[pb.ConversationContentPart(text=pb.ConversationTextPart(text=text))],
+    )
+    return req
 
 
 class ConverseTarget:

@@ -8,22 +8,12 @@ from pathlib import Path
 from openai import AsyncOpenAI
 
 from bench.common import Row, Samples, alternate
-from bench.grpc_load import ConverseTarget, alternating_throughput
+from bench.grpc_load import ConverseTarget, alternating_throughput, text_request
 from bench.processes import upstream
-from component.pb import conversation_pb2 as pb
 from tests.support.component import ComponentClient, ComponentProcess
 
 KEY = "sk-bench-not-a-secret"
 TEXT = "What is the capital of Norway?"
-
-
-def _request() -> pb.ConversationConverseRequest:
-    req = pb.ConversationConverseRequest()
-    req.messages.items.add(
-        role=pb.CONVERSATION_ROLE_HUMAN,
-        parts=[pb.ConversationContentPart(text=pb.ConversationTextPart(text=TEXT))],
-    )
-    return req
 
 
 async def run(*, rounds: int, total: int) -> tuple[list[Row], dict[str, Samples]]:
@@ -35,7 +25,7 @@ async def run(*, rounds: int, total: int) -> tuple[list[Row], dict[str, Samples]
                 {"provider": "openai", "endpoint": up.base_url, "key": KEY, "model": "gpt-4o-mini"},
             )
             await client.close()
-            ours = ConverseTarget(component.socket, _request(), "bench")
+            ours = ConverseTarget(component.socket, text_request(TEXT), "bench")
             sdk = AsyncOpenAI(api_key=KEY, base_url=up.base_url, max_retries=0)
 
             async def direct() -> object:

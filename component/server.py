@@ -26,10 +26,9 @@ from prometheus_client import start_http_server
 
 from component.errors import PyllmError
 from component.instances import InstanceRegistry
-from component.pb import conversation_pb2
 from component.pipeline import build_pipeline
 from component.resources import ProcessResources
-from component.servicer import ConversationServicer, add_to_server
+from component.servicer import SERVICE_NAME, ConversationServicer, add_to_server
 from component.tracing import Tracing
 
 __all__ = [
@@ -44,7 +43,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = conversation_pb2.DESCRIPTOR.services_by_name["Conversation"].full_name
 DEFAULT_SOCKETS_FOLDER = "/tmp/dapr-components-sockets"  # noqa: S108 - Dapr's default
 
 

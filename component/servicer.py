@@ -26,6 +26,7 @@ from component.wire import from_response, to_request
 
 __all__ = [
     "INSTANCE_HEADER",
+    "SERVICE_NAME",
     "ConversationServicer",
     "add_to_server",
     "status_for",
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: The gRPC metadata key daprd uses to name the component instance.
 INSTANCE_HEADER = "x-component-instance"
+#: The service a daprd with pluggable conversation looks for.
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Conversation"].full_name
 
 # Most specific first: the first matching class decides.
 _STATUS: tuple[tuple[type[errors.PyllmError], grpc.StatusCode], ...] = (
@@ -225,5 +228,4 @@ def add_to_server(servicer: ConversationServicer, server: grpc.aio.Server) -> No
             response_serializer=pb.ConversationConverseResponse.SerializeToString,
         ),
     }
-    service = pb.DESCRIPTOR.services_by_name["Conversation"].full_name
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
